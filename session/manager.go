@@ -1,0 +1,281 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"stepgate.io/stepgate/mfa"
+)
+
+// LockPolicy is the account lockout policy (auth.accountLock in config).
+type LockPolicy struct {
+	Enabled         bool
+	FailureTriggers int
+	// Duration is how long a lock lasts; 0 means until an admin unlocks.
+	Duration time.Duration
+}
+
+// Options configure a Manager. Store, Hasher and Sealer are required.
+type Options struct {
+	Store  Store
+	Hasher *mfa.PasswordHasher
+	Sealer *mfa.Sealer
+	// TOTP parameters; the zero value means the mfa package defaults.
+	TOTP           mfa.TOTP
+	PasswordPolicy mfa.PasswordPolicy
+	Lock           LockPolicy
+	// MFARequiredForGroups lists the groups whose members must use TOTP;
+	// "*" means everyone.
+	MFARequiredForGroups []string
+	IdleTimeout          time.Duration // default 1h
+	AbsoluteTimeout      time.Duration // default 12h
+	// ChallengeTTL is how long a step-up challenge and a single-use grant
+	// last; default 2m.
+	ChallengeTTL time.Duration
+	// PollInterval is how often Run reads the store's change log; default 250ms.
+	PollInterval time.Duration
+	Clock        func() time.Time
+	Logger       *zap.Logger
+}
+
+// Manager is the package's entry point: sign-in, sessions, tokens and
+// step-up. It is safe for concurrent use.
+type Manager struct {
+	store   Store
+	hasher  *mfa.PasswordHasher
+	sealer  *mfa.Sealer
+	totp    mfa.TOTP
+	policy  mfa.PasswordPolicy
+	lock    LockPolicy
+	mfaReq  []string
+	idle    time.Duration
+	abs     time.Duration
+	chTTL   time.Duration
+	poll    time.Duration
+	now     func() time.Time
+	log     *zap.Logger
+	cache   *cache
+	streams *streams
+}
+
+// New checks opts and returns a Manager. Call Run to keep its cache in step
+// with changes made by other processes.
+func New(opts Options) (*Manager, error) {
+	if opts.Store == nil || opts.Hasher == nil || opts.Sealer == nil {
+		return nil, errors.New("session: store, hasher and sealer are required")
+	}
+	m := &Manager{
+		store: opts.Store, hasher: opts.Hasher, sealer: opts.Sealer, totp: opts.TOTP,
+		policy: opts.PasswordPolicy, lock: opts.Lock, mfaReq: opts.MFARequiredForGroups,
+		idle: opts.IdleTimeout, abs: opts.AbsoluteTimeout, chTTL: opts.ChallengeTTL, poll: opts.PollInterval,
+		now: opts.Clock, log: opts.Logger, cache: newCache(), streams: newStreams(),
+	}
+	if m.policy == (mfa.PasswordPolicy{}) {
+		m.policy = mfa.DefaultPasswordPolicy()
+	}
+	if m.idle <= 0 {
+		m.idle = time.Hour
+	}
+	if m.abs <= 0 {
+		m.abs = 12 * time.Hour
+	}
+	if m.chTTL <= 0 {
+		m.chTTL = 2 * time.Minute
+	}
+	if m.poll <= 0 {
+		m.poll = 250 * time.Millisecond
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = zap.NewNop()
+	}
+	m.log = m.log.Named("session")
+	if m.lock.Enabled && m.lock.FailureTriggers < 1 {
+		return nil, errors.New("session: lock failure triggers must be at least 1")
+	}
+	return m, nil
+}
+
+// Store returns the store the manager uses.
+func (m *Manager) Store() Store { return m.store }
+
+// Now returns the manager's clock reading.
+func (m *Manager) Now() time.Time { return m.now() }
+
+// Run follows the store's change log, dropping cached sessions that changed
+// elsewhere and closing the streams of revoked ones, flushes last-seen
+// times and prunes expired records, until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	_, seq, err := m.store.Changes(ctx, -1)
+	if err != nil {
+		return fmt.Errorf("session: read change log: %w", err)
+	}
+	tick := time.NewTicker(m.poll)
+	defer tick.Stop()
+	lastFlush, lastPrune := m.now(), time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			m.flushTouched(context.WithoutCancel(ctx))
+			return nil
+		case <-tick.C:
+		}
+		seq = m.applyChanges(ctx, seq)
+		now := m.now()
+		if now.Sub(lastFlush) >= 30*time.Second {
+			m.flushTouched(ctx)
+			lastFlush = now
+		}
+		if now.Sub(lastPrune) >= 10*time.Minute {
+			if err := m.store.Prune(ctx, now); err != nil && ctx.Err() == nil {
+				m.log.Warn("prune store", zap.Error(err))
+			}
+			lastPrune = now
+		}
+	}
+}
+
+func (m *Manager) applyChanges(ctx context.Context, seq int64) int64 {
+	changes, next, err := m.store.Changes(ctx, seq)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("read change log", zap.Error(err))
+		}
+		return seq
+	}
+	for _, c := range changes {
+		m.invalidate(ctx, c)
+	}
+	return next
+}
+
+// invalidate drops what a change makes stale. A revoked session's streams
+// are closed; other session changes (rotation, elevation) only refresh it.
+func (m *Manager) invalidate(ctx context.Context, c Change) {
+	switch c.Kind {
+	case ChangeSession:
+		m.cache.dropSession(c.Ref)
+		if r, err := m.store.GetSession(ctx, c.Ref); errors.Is(err, ErrNotFound) || (err == nil && !r.RevokedAt.IsZero()) {
+			m.streams.closeSession(c.Ref)
+		}
+	case ChangeAccount:
+		m.cache.dropAccount(c.Ref)
+	case ChangeToken:
+		m.cache.dropSession(c.Ref)
+		m.streams.closeSession(c.Ref)
+	}
+}
+
+func (m *Manager) flushTouched(ctx context.Context) {
+	batch := m.cache.takeTouched()
+	if err := m.store.TouchSessions(ctx, batch); err != nil {
+		m.log.Warn("record last-seen times", zap.Error(err))
+	}
+}
+
+// Token prefixes tell session tokens from service tokens at a glance, and
+// let secret scanners find leaked ones.
+const (
+	sessionTokenPrefix = "sgs_"
+	serviceTokenPrefix = "sgt_"
+	tokenRandomBytes   = 32
+)
+
+var tokenEncoding = base64.RawURLEncoding
+
+func newToken(prefix string) (token, hash string, err error) {
+	b := make([]byte, tokenRandomBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("generate token: %w", err)
+	}
+	token = prefix + tokenEncoding.EncodeToString(b)
+	return token, hashToken(token), nil
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// wellFormed reports whether token has a known prefix and exactly the
+// encoded length of 32 random bytes in the URL-safe alphabet.
+func wellFormed(token string) bool {
+	var body string
+	switch {
+	case strings.HasPrefix(token, sessionTokenPrefix):
+		body = token[len(sessionTokenPrefix):]
+	case strings.HasPrefix(token, serviceTokenPrefix):
+		body = token[len(serviceTokenPrefix):]
+	default:
+		return false
+	}
+	if len(body) != tokenEncoding.EncodedLen(tokenRandomBytes) {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newID returns a short random public identifier such as "s-mfrggzdfmztwq2lk".
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // rand.Read never fails on Linux
+	}
+	return prefix + strings.ToLower(idEncoding.EncodeToString(b))
+}
+
+// audit records an authentication event in the store and the log. A store
+// failure is logged, not returned: the event that caused it already happened.
+func (m *Manager) audit(ctx context.Context, e AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = m.now()
+	}
+	if err := m.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
+		m.log.Error("store audit event", zap.String("type", e.Type), zap.Error(err))
+	}
+	if ce := m.log.Check(zap.InfoLevel, "auth event"); ce != nil {
+		ce.Write(zap.String("type", e.Type), zap.String("user", e.User), zap.String("session", e.SessionID),
+			zap.String("source", e.Source), zap.String("outcome", e.Outcome), zap.String("detail", e.Detail))
+	}
+}
+
+// Audit lets other packages (the API, the CLI) record an authentication
+// event of their own, such as an admin action.
+func (m *Manager) Audit(ctx context.Context, e AuditEvent) { m.audit(ctx, e) }
+
+func groupsRequireMFA(required, groups []string) bool {
+	for _, r := range required {
+		if r == "*" {
+			return true
+		}
+		for _, g := range groups {
+			if g == r {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MFARequired reports whether policy makes TOTP mandatory for a.
+func (m *Manager) MFARequired(a *Account) bool { return groupsRequireMFA(m.mfaReq, a.Groups) }
