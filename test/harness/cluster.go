@@ -261,7 +261,8 @@ func (c *Cluster) prepareAPI(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Name: "stepgate-impersonator"},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"userextras/*", "uids"}, Verbs: []string{"impersonate"}},
+			// RBAC has no "userextras/*" wildcard: each extra key is named.
+			{APIGroups: []string{"authentication.k8s.io"}, Resources: ImpersonatorExtraResources(), Verbs: []string{"impersonate"}},
 		},
 	}
 	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
@@ -276,6 +277,12 @@ func (c *Cluster) prepareAPI(ctx context.Context) error {
 		return fmt.Errorf("impersonator binding: %w", err)
 	}
 	return nil
+}
+
+// ImpersonatorExtraResources are the RBAC resources for the extras
+// stepgate sends (userextras/<key>, one per key) and uids.
+func ImpersonatorExtraResources() []string {
+	return []string{"uids", "userextras/stepgate.io/session", "userextras/stepgate.io/mfa-at", "userextras/stepgate.io/step-up"}
 }
 
 // AdminRESTConfig is a client configuration as the cluster admin.
