@@ -89,7 +89,7 @@ func EnsureTools(ctx context.Context, opts BuildOptions) (*Tools, error) {
 	if t.Etcd, err = b.ensure(ctx, "etcd", EtcdVersion, "about 2 minutes", b.buildEtcd); err != nil {
 		return nil, err
 	}
-	if t.Kwok, err = b.ensure(ctx, "kwok", KwokVersion, "about 2 minutes", b.buildKwok); err != nil {
+	if t.Kwok, err = b.ensure(ctx, "kwok", KwokVersion+"-stdin-eof", "about 2 minutes", b.buildKwok); err != nil {
 		return nil, err
 	}
 	if t.KwokStages, err = b.kwokStages(ctx); err != nil {

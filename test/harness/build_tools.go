@@ -103,21 +103,82 @@ func (b *builder) buildEtcd(ctx context.Context, name, out string) error {
 	return b.goCmd(ctx, dir, name, "build", "-v", "-o", out, ".")
 }
 
+// kwokStdinFrom/To fix a kwok v0.8.0 bug: its local exec copies the
+// client's stdin into the child's pipe but never closes the pipe, so a
+// child reading to EOF (tar in `kubectl cp`, `echo x | kubectl exec -i`)
+// waits forever, with or without stepgate in the path. The harness builds
+// kwok from a copy of its module with the pipe closed after the copy.
+const (
+	kwokStdinFrom = "\t\t\t\t_, _ = io.Copy(inPipe, opt.In)\n"
+	kwokStdinTo   = kwokStdinFrom + "\t\t\t\t_ = inPipe.Close() // stepgate harness: let the child see EOF\n"
+)
+
 func (b *builder) buildKwok(ctx context.Context, name, out string) error {
-	gobin, err := os.MkdirTemp(b.bin, ".kwok-")
+	src, err := b.patchedKwok(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(gobin)
-	tmp, err := os.MkdirTemp("", "stepgate-kwok-")
+	return b.goCmd(ctx, src, name, "build", "-v", "-o", out, "./cmd/kwok")
+}
+
+// patchedKwok copies the kwok module into the cache once and applies
+// the stdin fix, failing if the code it patches is not there.
+func (b *builder) patchedKwok(ctx context.Context) (string, error) {
+	dir := filepath.Join(b.opts.CacheDir, "src", "kwok-"+KwokVersion+"-stdin-eof")
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		return dir, nil
+	}
+	_, modDir, err := b.moduleInfo(ctx, "sigs.k8s.io/kwok@"+KwokVersion)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	if err := b.goCmdEnv(ctx, tmp, name, []string{"GOBIN=" + gobin}, "install", "-v", "sigs.k8s.io/kwok/cmd/kwok@"+KwokVersion); err != nil {
-		return err
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	if err := copyTree(modDir, tmp); err != nil {
+		return "", fmt.Errorf("copy kwok source: %w", err)
 	}
-	return os.Rename(filepath.Join(gobin, "kwok"), out)
+	target := filepath.Join(tmp, "pkg", "utils", "exec", "exec.go")
+	code, err := os.ReadFile(target)
+	if err != nil {
+		return "", err
+	}
+	if strings.Count(string(code), kwokStdinFrom) != 1 {
+		return "", fmt.Errorf("kwok %s: the stdin copy to patch is not in %s; review kwokStdinFrom", KwokVersion, target)
+	}
+	patched := strings.Replace(string(code), kwokStdinFrom, kwokStdinTo, 1)
+	if err := os.WriteFile(target, []byte(patched), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// copyTree copies a directory of regular files (the module cache's are
+// read-only; the copies are writable).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
 }
 
 // kwokStages copies the kwok module's fast node and pod stages into the

@@ -78,6 +78,14 @@ func TestCluster(t *testing.T) {
 			}
 		})
 	}
+	t.Run("exec -i sees the end of stdin", func(t *testing.T) {
+		cmd := kubectl(nil, "exec", "-i", "web", "--", "sh", "-c", "wc -c; echo done")
+		cmd.Stdin = strings.NewReader("12345")
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "5\ndone" {
+			t.Fatalf("exec -i with finite stdin: %v %q", err, out)
+		}
+	})
 	t.Run("logs", func(t *testing.T) {
 		out, err := kubectl(nil, "logs", "web").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "stepgate harness log start") {
