@@ -120,8 +120,12 @@ func (m *Manager) verifyCurrentCode(ctx context.Context, a *Account, code, sourc
 	}
 	m.auditAttempt(ctx, a.Name, source, res)
 	if !res.ok {
-		if errors.Is(check.err, mfa.ErrClockDrift) && !res.locked {
+		switch {
+		case res.locked:
+		case errors.Is(check.err, mfa.ErrClockDrift):
 			return check, fmt.Errorf("%w: %w", ErrInvalidCredentials, mfa.ErrClockDrift)
+		case res.replay:
+			return check, fmt.Errorf("%w: %w", ErrInvalidCredentials, ErrCodeReused)
 		}
 		return check, ErrInvalidCredentials
 	}

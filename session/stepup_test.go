@@ -139,7 +139,7 @@ func TestStepUpCodesAreSingleUse(t *testing.T) {
 	if _, err := f.m.Challenge(ctx, p, "prod-delete", 0, deleteWebProd, "delete"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.m.StepUp(ctx, p, StepUpRequest{Code: loginCode}); !errors.Is(err, ErrInvalidCredentials) {
+	if _, err := f.m.StepUp(ctx, p, StepUpRequest{Code: loginCode}); !errors.Is(err, ErrInvalidCredentials) || !errors.Is(err, ErrCodeReused) {
 		t.Fatalf("login code reused for step-up: err = %v", err)
 	}
 	f.nextStep()

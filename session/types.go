@@ -21,6 +21,9 @@ var (
 	ErrMachine            = errors.New("service tokens cannot do this")
 	ErrForbidden          = errors.New("forbidden")
 	ErrInvalidInput       = errors.New("invalid input")
+	// ErrCodeReused wraps ErrInvalidCredentials when a signed-in person
+	// offers a code that was already used (sign-in never says so).
+	ErrCodeReused = errors.New("that one-time code was already used; wait for the next one")
 )
 
 // Account is a person who signs in. PasswordHash, TOTPSecret and
