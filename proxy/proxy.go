@@ -120,13 +120,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
 		ev.decision = "unauthenticated"
-		ev.status = h.refuseAuth(w, err)
+		ev.status = h.refuseAuth(w, r, err)
 		return
 	}
 	ev.p = p
 	if name, ok := clientImpersonation(r.Header); ok {
 		ev.decision, ev.status = "refused", http.StatusForbidden
-		apistatus.Error(w, http.StatusForbidden, fmt.Sprintf(
+		apistatus.ErrorFor(w, r, http.StatusForbidden, fmt.Sprintf(
 			"stepgate does not pass client impersonation: the request carried %s, so it was refused rather than sent as %s. "+
 				"Remove --as, --as-group, --as-uid and Impersonate-* headers; stepgate already acts as you.", name, p.User))
 		return
@@ -138,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusMethodNotAllowed
 		}
 		ev.decision, ev.status = "refused", code
-		apistatus.Error(w, code, "stepgate: "+err.Error())
+		apistatus.ErrorFor(w, r, code, "stepgate: "+err.Error())
 		return
 	}
 	ev.attrs = &attrs
@@ -177,7 +177,7 @@ func bearerToken(v string) (string, bool) {
 }
 
 // refuseAuth answers an authentication failure and returns the status.
-func (h *Handler) refuseAuth(w http.ResponseWriter, err error) int {
+func (h *Handler) refuseAuth(w http.ResponseWriter, r *http.Request, err error) int {
 	msg := "stepgate: the session has expired or was revoked; sign in again (stepgate login)"
 	switch {
 	case errors.Is(err, errNoCredentials):
@@ -189,10 +189,10 @@ func (h *Handler) refuseAuth(w http.ResponseWriter, err error) int {
 	case errors.Is(err, session.ErrUnauthenticated):
 	default:
 		h.log.Error("authenticate request", zap.Error(err))
-		apistatus.Error(w, http.StatusServiceUnavailable, "stepgate: cannot check the session right now; try again")
+		apistatus.ErrorFor(w, r, http.StatusServiceUnavailable, "stepgate: cannot check the session right now; try again")
 		return http.StatusServiceUnavailable
 	}
-	apistatus.Error(w, http.StatusUnauthorized, msg)
+	apistatus.ErrorFor(w, r, http.StatusUnauthorized, msg)
 	return http.StatusUnauthorized
 }
 
@@ -232,7 +232,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, p *session.Prin
 		if d.Rule != nil {
 			msg += " (rule " + d.Rule.Name + ")"
 		}
-		apistatus.Error(w, http.StatusForbidden, "stepgate: "+msg)
+		apistatus.ErrorFor(w, r, http.StatusForbidden, "stepgate: "+msg)
 		return "", false
 	}
 	req := stepUpRequest(a)
@@ -240,7 +240,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, p *session.Prin
 	if err != nil {
 		h.log.Error("check step-up grant", zap.Error(err))
 		ev.status = http.StatusServiceUnavailable
-		apistatus.Error(w, http.StatusServiceUnavailable, "stepgate: cannot check step-up right now; try again")
+		apistatus.ErrorFor(w, r, http.StatusServiceUnavailable, "stepgate: cannot check step-up right now; try again")
 		return "", false
 	}
 	if ok {
@@ -251,12 +251,12 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, p *session.Prin
 	if _, err := h.sessions.Challenge(r.Context(), p, d.Rule.Name, d.Rule.MaxAge, req, desc); err != nil {
 		h.log.Error("record step-up challenge", zap.Error(err))
 		ev.status = http.StatusServiceUnavailable
-		apistatus.Error(w, http.StatusServiceUnavailable, "stepgate: cannot record the step-up right now; try again")
+		apistatus.ErrorFor(w, r, http.StatusServiceUnavailable, "stepgate: cannot record the step-up right now; try again")
 		return "", false
 	}
 	ev.decision, ev.status = "stepUp.required", http.StatusUnauthorized
 	w.Header().Set(StepUpHeader, "required")
-	apistatus.Error(w, http.StatusUnauthorized, StepUpMessage(desc, d.Rule.Name))
+	apistatus.ErrorFor(w, r, http.StatusUnauthorized, StepUpMessage(desc, d.Rule.Name))
 	return "", false
 }
 
@@ -305,14 +305,14 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	switch {
 	case errors.As(err, &maxErr):
 		setStatus(f, http.StatusRequestEntityTooLarge)
-		apistatus.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("stepgate: the request body is larger than %d bytes", maxErr.Limit))
+		apistatus.ErrorFor(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("stepgate: the request body is larger than %d bytes", maxErr.Limit))
 	case r.Context().Err() != nil:
 		// The client went away, or the session was revoked mid-stream.
 		setStatus(f, 499)
 	default:
 		h.log.Warn("upstream request failed", zap.Error(err))
 		setStatus(f, http.StatusBadGateway)
-		apistatus.Error(w, http.StatusBadGateway, "stepgate: the Kubernetes API server could not be reached")
+		apistatus.ErrorFor(w, r, http.StatusBadGateway, "stepgate: the Kubernetes API server could not be reached")
 	}
 }
 

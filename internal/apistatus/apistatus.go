@@ -5,8 +5,10 @@ package apistatus
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -77,4 +79,32 @@ func Reason(code int) metav1.StatusReason {
 // Error sends a Status with the conventional reason for code.
 func Error(w http.ResponseWriter, code int, message string) {
 	Write(w, code, Reason(code), message)
+}
+
+// ErrorFor is Error for a request r. client-go's aggregated-discovery
+// client (the first requests every kubectl command makes) cannot decode a
+// Status body and reports "unknown" instead of its message, but it shows a
+// text/plain body as written; so a request that asks for discovery
+// documents gets the same sentence as text, and every other request the
+// Status.
+func ErrorFor(w http.ResponseWriter, r *http.Request, code int, message string) {
+	if !wantsDiscovery(r) {
+		Error(w, code, message)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	io.WriteString(w, message+"\n")
+}
+
+func wantsDiscovery(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, "g=apidiscovery.k8s.io") {
+			return true
+		}
+	}
+	return false
 }
