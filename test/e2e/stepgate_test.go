@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -278,4 +279,39 @@ func kubectlWith(t *testing.T, bin string, envv []string, args ...string) (strin
 	cmd.Env = envv
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// cachedToken reads the plugin's cached token for a kubeconfig.
+func cachedToken(t *testing.T, kubeconfig string) string {
+	t.Helper()
+	data, err := os.ReadFile(cacheFileOf(t, kubeconfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Token
+}
+
+// setCachedToken replaces the cached token (after a step-up through the
+// API rotated it).
+func setCachedToken(t *testing.T, kubeconfig, token string) {
+	t.Helper()
+	path := cacheFileOf(t, kubeconfig)
+	data, _ := os.ReadFile(path)
+	var c map[string]any
+	json.Unmarshal(data, &c)
+	c["token"] = token
+	data, _ = json.Marshal(c)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stepUpRequest(u *user, t *testing.T, challengeID string) web.StepUpRequest {
+	return web.StepUpRequest{Code: u.otp.next(t), ChallengeID: challengeID}
 }
