@@ -32,7 +32,11 @@ func Load(path string) (*Configuration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c.resolvePaths(filepath.Dir(path))
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.resolvePaths(dir)
 	if err := c.Complete(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
