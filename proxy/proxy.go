@@ -45,21 +45,27 @@ type Options struct {
 	UpstreamURL string
 	// MaxBodyBytes bounds a request body. Default 16 MiB.
 	MaxBodyBytes int64
-	Logger       *zap.Logger
-	Clock        func() time.Time
+	// Metrics, when set, counts decisions and open streams.
+	Metrics *Metrics
+	Logger  *zap.Logger
+	Clock   func() time.Time
 }
 
 // Handler serves the Kubernetes API paths: authenticate, decide, forward.
 type Handler struct {
-	sessions    Sessions
-	rules       Decider
-	rp          *httputil.ReverseProxy
-	infoFactory *genericrequest.RequestInfoFactory
-	maxBody     int64
-	log         *zap.Logger
-	audit       *zap.Logger
-	now         func() time.Time
-	ids         *idSource
+	sessions Sessions
+	rules    Decider
+	// rp forwards ordinary requests; rpStream forwards watches, log
+	// follows and upgrades with smaller copy buffers, since a blocked
+	// stream holds its buffer for as long as it stays open.
+	rp, rpStream *httputil.ReverseProxy
+	infoFactory  *genericrequest.RequestInfoFactory
+	maxBody      int64
+	log          *zap.Logger
+	audit        *zap.Logger
+	now          func() time.Time
+	ids          *idSource
+	metrics      *Metrics
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -76,7 +82,7 @@ func New(opts Options) (*Handler, error) {
 	h := &Handler{
 		sessions: opts.Sessions, rules: opts.Rules, infoFactory: newRequestInfoFactory(),
 		maxBody: opts.MaxBodyBytes, log: log.Named("proxy"), audit: log.Named("audit"), now: opts.Clock,
-		ids: newIDSource(),
+		ids: newIDSource(), metrics: opts.Metrics,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = 16 << 20
@@ -88,14 +94,18 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.rp = &httputil.ReverseProxy{
-		Rewrite:        func(pr *httputil.ProxyRequest) { rewrite(pr, target) },
-		Transport:      rt,
-		FlushInterval:  -1, // watches and logs -f must reach the client at once
-		ModifyResponse: h.modifyResponse,
-		ErrorHandler:   h.upstreamError,
-		ErrorLog:       zap.NewStdLog(h.log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+	newRP := func(bufSize int) *httputil.ReverseProxy {
+		return &httputil.ReverseProxy{
+			Rewrite:        func(pr *httputil.ProxyRequest) { rewrite(pr, target) },
+			Transport:      rt,
+			FlushInterval:  -1, // watches and logs -f must reach the client at once
+			ModifyResponse: h.modifyResponse,
+			ErrorHandler:   h.upstreamError,
+			ErrorLog:       zap.NewStdLog(h.log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+			BufferPool:     newBufferPool(bufSize),
+		}
 	}
+	h.rp, h.rpStream = newRP(32<<10), newRP(4<<10)
 	return h, nil
 }
 
@@ -115,7 +125,10 @@ type forward struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	ev := auditEvent{start: start, auditID: h.ids.next(), method: r.Method, uri: r.URL.RequestURI()}
-	defer func() { h.logRequest(&ev, h.now()) }()
+	defer func() {
+		h.metrics.count(ev.decision)
+		h.logRequest(&ev, h.now())
+	}()
 
 	p, err := h.authenticate(r)
 	if err != nil {
@@ -276,17 +289,23 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, p *session.Pri
 	f := &forward{p: p, stepUpRule: stepUpRule, auditID: ev.auditID}
 	ctx := context.WithValue(r.Context(), fwdKey{}, f)
 	upgrade := isUpgrade(r)
+	rp := h.rp
 	if upgrade || info.Verb == "watch" || info.Subresource == "log" || info.Subresource == "proxy" {
+		rp = h.rpStream
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
 		release := h.sessions.TrackStream(p.SessionID, cancel)
 		defer release()
+		if h.metrics != nil {
+			h.metrics.streams.Add(1)
+			defer h.metrics.streams.Add(-1)
+		}
 	}
 	if !upgrade && r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
-	h.rp.ServeHTTP(w, r.WithContext(ctx))
+	rp.ServeHTTP(w, r.WithContext(ctx))
 	ev.status = f.status
 }
 
