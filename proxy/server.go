@@ -132,7 +132,9 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	case p == "/readyz":
 		rt.ready(w, r)
-	case p == "/metrics" && rt.opts.Metrics != nil:
+	case p == "/metrics" && rt.opts.Metrics != nil && fromLoopback(r):
+		// Activity counts are not for the internet: loopback only (a
+		// sidecar or node agent scrapes them).
 		rt.opts.Metrics.ServeHTTP(w, r)
 	default:
 		rt.opts.Kubernetes.ServeHTTP(w, r)
@@ -150,4 +152,13 @@ func (rt *router) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ok\n"))
+}
+
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -128,7 +128,8 @@ func startServer(ctx context.Context, e *env, cfg *config.Configuration, log *za
 		return nil, err
 	}
 	s.caFile = caFile
-	h, err := proxy.New(proxy.Options{Sessions: st.mgr, Rules: st.rules, Upstream: upstream, Logger: log})
+	metrics := &proxy.Metrics{}
+	h, err := proxy.New(proxy.Options{Sessions: st.mgr, Rules: st.rules, Upstream: upstream, Logger: log, Metrics: metrics})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -147,7 +148,7 @@ func startServer(ctx context.Context, e *env, cfg *config.Configuration, log *za
 		return nil, err
 	}
 	s.srv, err = proxy.Listen(proxy.ServerOptions{
-		Addr: cfg.Listen, TLS: tlsCfg, Kubernetes: h, Auth: s.api, Ready: ready,
+		Addr: cfg.Listen, TLS: tlsCfg, Kubernetes: h, Auth: s.api, Ready: ready, Metrics: metrics,
 		MaxHeaderBytes: cfg.Limits.MaxHeaderBytes, ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout.Duration,
 		IdleTimeout: cfg.Limits.IdleTimeout.Duration, Logger: log,
 	})
