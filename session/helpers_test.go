@@ -32,7 +32,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // fixture is a Manager on a real SQLite file with cheap argon2 settings.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	m      *Manager
 	store  *SQLiteStore
 	hasher *mfa.PasswordHasher
@@ -46,7 +46,7 @@ type fixtureOpts struct {
 	mfaRequired []string
 }
 
-func newFixture(t *testing.T, o fixtureOpts) *fixture {
+func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "stepgate.db")
