@@ -53,6 +53,7 @@ func commands() []command {
 		{"mfa", "your own two-factor settings: disable", runMFA},
 		{"recovery-codes", "regenerate your recovery codes", runRecoveryCodes},
 		{"rules", "explain which rule matches a request, or check a rules file", runRules},
+		{"bench", "measure stepgate against the API server and a bare proxy (make bench)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -121,3 +121,14 @@ func StartForTest(t TB) *Cluster {
 	t.Cleanup(c.Stop)
 	return c
 }
+
+// PID returns the process id of a component the cluster started
+// ("etcd", "kube-apiserver", "kwok"), or 0.
+func (c *Cluster) PID(name string) int {
+	for _, p := range c.procs {
+		if p.name == name && p.cmd.Process != nil {
+			return p.cmd.Process.Pid
+		}
+	}
+	return 0
+}
