@@ -43,12 +43,13 @@ func ServiceTokenUser(name string) string { return "stepgate:token:" + name }
 // expired, idle and revoked tokens get ErrUnauthenticated, and tokens that
 // cannot be ours at all get ErrMalformedToken.
 func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	if !wellFormed(token) {
+	// Only the length is checked before the cache: a cached key comes from
+	// a token we issued, so the full format check is needed on a miss only.
+	if len(token) != tokenLen {
 		return nil, ErrMalformedToken
 	}
-	// A stack copy keeps the hashing free of allocation (well-formed
-	// tokens are 47 bytes).
-	var buf [64]byte
+	// A stack copy keeps the hashing free of allocation.
+	var buf [tokenLen]byte
 	key := sha256.Sum256(append(buf[:0], token...))
 	now := m.now()
 	if e := m.cache.get(key); e != nil {
@@ -58,6 +59,9 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 		m.cache.drop(key)
 		return nil, ErrUnauthenticated
+	}
+	if !wellFormed(token) {
+		return nil, ErrMalformedToken
 	}
 	e, err := m.load(ctx, key, token[:4], now)
 	if err != nil {

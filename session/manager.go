@@ -191,6 +191,9 @@ const (
 	sessionTokenPrefix = "sgs_"
 	serviceTokenPrefix = "sgt_"
 	tokenRandomBytes   = 32
+	// tokenLen is the length of every token: a 4-byte prefix and 32 bytes
+	// in unpadded base64url.
+	tokenLen = 4 + 43
 )
 
 var tokenEncoding = base64.RawURLEncoding
