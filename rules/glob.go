@@ -1,10 +1,16 @@
 package rules
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // glob is a compiled pattern: '*' matches any run of characters, '?' one
-// byte; everything else matches itself. Patterns without '?' and with at
-// most one '*' take fast paths.
+// character (a UTF-8 rune); every other byte matches itself. Patterns that
+// are exact, "*", "prefix*", "*suffix" or "prefix*suffix" take fast paths.
+// Patterns are valid UTF-8 (Validate sees to it), so a literal never
+// matches in the middle of a character, and the fast paths agree with the
+// general matcher.
 type glob struct {
 	pattern string
 	kind    globKind
@@ -17,18 +23,18 @@ type globKind uint8
 const (
 	globExact globKind = iota
 	globAny
-	globPrefixSuffix // prefix*suffix
+	globPrefixSuffix // prefix*suffix, either part possibly empty
 	globGeneral
 )
 
 func compileGlob(p string) glob {
-	g := glob{pattern: p}
+	g := glob{pattern: p, kind: globGeneral}
 	stars := strings.Count(p, "*")
 	switch {
-	case p == "*":
+	case strings.Trim(p, "*") == "" && p != "":
 		g.kind = globAny
-	case strings.ContainsRune(p, '?') || stars > 1:
-		g.kind = globGeneral
+	case strings.IndexByte(p, '?') >= 0 || stars > 1:
+		// general
 	case stars == 1:
 		i := strings.IndexByte(p, '*')
 		g.kind, g.prefix, g.suffix = globPrefixSuffix, p[:i], p[i+1:]
@@ -45,28 +51,35 @@ func (g *glob) match(s string) bool {
 	case globAny:
 		return true
 	case globPrefixSuffix:
-		return len(s) >= len(g.prefix)+len(g.suffix) && strings.HasPrefix(s, g.prefix) && strings.HasSuffix(s, g.suffix)
+		return len(s) >= len(g.prefix)+len(g.suffix) &&
+			strings.HasPrefix(s, g.prefix) && strings.HasSuffix(s, g.suffix)
 	}
 	return globMatch(g.pattern, s)
 }
 
-// globMatch is the general case: iterative, with one backtrack point, so it
-// runs in O(len(p)·len(s)) at worst and never allocates.
+// globMatch is the general case. It is iterative with one backtrack point
+// (the last '*'), so it runs in O(len(p)·len(s)) at worst, never recurses
+// and never allocates.
 func globMatch(p, s string) bool {
 	pi, si := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {
 		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
-			pi++
-			si++
 		case pi < len(p) && p[pi] == '*':
 			star, mark = pi, si
 			pi++
+		case pi < len(p) && p[pi] == '?':
+			_, w := utf8.DecodeRuneInString(s[si:])
+			pi++
+			si += w
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
 		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
+			// Let the last '*' take one more rune and retry after it.
+			_, w := utf8.DecodeRuneInString(s[mark:])
+			mark += w
+			pi, si = star+1, mark
 		default:
 			return false
 		}
@@ -77,11 +90,17 @@ func globMatch(p, s string) bool {
 	return pi == len(p)
 }
 
-// strSet matches a string against exact values (a map) and globs.
+// smallSet is the size up to which exact strings are compared one by one;
+// past it a map is faster.
+const smallSet = 8
+
+// strSet matches a string against exact values and globs. The zero value
+// matches nothing; newStrSet of no values matches anything.
 type strSet struct {
-	any   bool
-	exact map[string]struct{}
-	globs []glob
+	any      bool
+	exact    []string            // when few
+	exactMap map[string]struct{} // when many
+	globs    []glob
 }
 
 func newStrSet(values []string) strSet {
@@ -96,13 +115,17 @@ func newStrSet(values []string) strSet {
 		case globAny:
 			s.any = true
 		case globExact:
-			if s.exact == nil {
-				s.exact = map[string]struct{}{}
-			}
-			s.exact[v] = struct{}{}
+			s.exact = append(s.exact, v)
 		default:
 			s.globs = append(s.globs, g)
 		}
+	}
+	if len(s.exact) > smallSet {
+		s.exactMap = make(map[string]struct{}, len(s.exact))
+		for _, v := range s.exact {
+			s.exactMap[v] = struct{}{}
+		}
+		s.exact = nil
 	}
 	return s
 }
@@ -111,8 +134,15 @@ func (s *strSet) match(v string) bool {
 	if s.any {
 		return true
 	}
-	if _, ok := s.exact[v]; ok {
-		return true
+	for _, e := range s.exact {
+		if e == v {
+			return true
+		}
+	}
+	if s.exactMap != nil {
+		if _, ok := s.exactMap[v]; ok {
+			return true
+		}
 	}
 	for i := range s.globs {
 		if s.globs[i].match(v) {

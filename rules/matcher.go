@@ -1,172 +1,113 @@
 package rules
 
 import (
-	"fmt"
+	"slices"
 	"strings"
 )
 
-// matcher is a compiled Match.
+// implicitGroup is the group every authenticated user is in.
+const implicitGroup = "system:authenticated"
+
+// matcher is a compiled Match. It is read-only after compileMatch.
 type matcher struct {
-	users, groups strSet
-	verbs         verbSet
-	apiGroups     strSet
-	resources     []resourcePattern // nil: any
+	resourceOnly bool // a resource field is set: only resource requests
+	nonResource  bool // NonResourceURLs is set: only non-resource requests
+
+	verbs     verbSet
+	apiGroups strSet
+	resources resSet
+
+	nsAny         bool // Namespaces unset
 	namespaces    strSet
-	nsSet         bool // Namespaces was given
 	clusterScoped bool
 	names         strSet
-	urls          []urlPattern
-	resourceOnly  bool // a resource field was given
-	nonResource   bool // nonResourceURLs were given
-	src           *Match
+	// widen is set for deny and stepUp rules: a request without a namespace
+	// that lists or watches, or a request without an object name, may touch
+	// what the rule names, so those conditions pass.
+	widen bool
+
+	urls urlSet
+
+	users     strSet
+	groupsAny bool // Groups unset, or a pattern matches system:authenticated
+	groups    strSet
+
+	src Match // a private copy, for Explain
 }
 
-// resourcePattern is one entry of Resources.
-type resourcePattern struct {
-	resource string // "*" any
-	sub      string // "" none, "*" any
-}
-
-func parseResource(s string) resourcePattern {
-	res, sub, _ := strings.Cut(s, "/")
-	if s == "*" {
-		return resourcePattern{resource: "*", sub: "*"}
+func compileMatch(src *Match, action Action) matcher {
+	m := Match{
+		Users: slices.Clone(src.Users), Groups: slices.Clone(src.Groups), Verbs: slices.Clone(src.Verbs),
+		APIGroups: slices.Clone(src.APIGroups), Resources: slices.Clone(src.Resources),
+		Namespaces: slices.Clone(src.Namespaces), ClusterScoped: src.ClusterScoped,
+		Names: slices.Clone(src.Names), NonResourceURLs: slices.Clone(src.NonResourceURLs),
 	}
-	return resourcePattern{resource: res, sub: sub}
-}
-
-func (p *resourcePattern) match(res, sub string) bool {
-	if p.resource != "*" && p.resource != res {
-		return false
-	}
-	return p.sub == "*" || p.sub == sub
-}
-
-// urlPattern is one entry of NonResourceURLs.
-type urlPattern struct {
-	path   string
-	prefix bool
-}
-
-func compileMatch(m *Match) matcher {
 	c := matcher{
-		users: newStrSet(m.Users), groups: newStrSet(m.Groups), verbs: newVerbSet(m.Verbs),
-		apiGroups: newStrSet(m.APIGroups), namespaces: newStrSet(m.Namespaces), nsSet: len(m.Namespaces) > 0,
-		clusterScoped: m.ClusterScoped, names: newStrSet(m.Names), src: m,
+		resourceOnly:  hasResourceFields(&m),
+		nonResource:   len(m.NonResourceURLs) > 0,
+		verbs:         newVerbSet(m.Verbs),
+		apiGroups:     newStrSet(m.APIGroups),
+		resources:     newResSet(m.Resources),
+		nsAny:         len(m.Namespaces) == 0,
+		namespaces:    newStrSet(m.Namespaces),
+		clusterScoped: m.ClusterScoped,
+		names:         newStrSet(m.Names),
+		widen:         action == ActionDeny || action == ActionStepUp,
+		urls:          newURLSet(m.NonResourceURLs),
+		users:         newStrSet(m.Users),
+		groups:        newStrSet(m.Groups),
+		src:           m,
 	}
-	for _, r := range m.Resources {
-		c.resources = append(c.resources, parseResource(r))
-	}
-	for _, u := range m.NonResourceURLs {
-		if strings.HasSuffix(u, "*") {
-			c.urls = append(c.urls, urlPattern{path: strings.TrimSuffix(u, "*"), prefix: true})
-		} else {
-			c.urls = append(c.urls, urlPattern{path: u})
-		}
-	}
-	c.nonResource = len(m.NonResourceURLs) > 0
-	c.resourceOnly = len(m.APIGroups) > 0 || len(m.Resources) > 0 || len(m.Namespaces) > 0 || m.ClusterScoped || len(m.Names) > 0
+	c.groupsAny = c.groups.match(implicitGroup)
 	return c
 }
 
-// part names the first field of a Match that failed for a request.
-type part uint8
+// hasResourceFields reports whether m sets a field that only resource
+// requests have.
+func hasResourceFields(m *Match) bool {
+	return len(m.APIGroups) > 0 || len(m.Resources) > 0 || len(m.Namespaces) > 0 || m.ClusterScoped || len(m.Names) > 0
+}
 
-const (
-	fieldNone part = iota
-	fieldKindResource
-	fieldKindNonResource
-	fieldUser
-	fieldGroup
-	fieldVerb
-	fieldPath
-	fieldAPIGroup
-	fieldResource
-	fieldNamespace
-	fieldName
-)
-
-// match reports whether a satisfies every field. vbit is the request
-// verb's bit, computed once per request.
-func (m *matcher) match(a *Attributes, vbit uint32) bool { return m.fail(a, vbit) == fieldNone }
-
-// fail returns the first part that does not match, without allocating.
-func (m *matcher) fail(a *Attributes, vbit uint32) part {
-	switch {
-	case a.ResourceRequest && m.nonResource:
-		return fieldKindResource
-	case !a.ResourceRequest && m.resourceOnly:
-		return fieldKindNonResource
-	case !m.users.match(a.User):
-		return fieldUser
-	case !m.groups.any && !m.groupsMatch(a.Groups):
-		return fieldGroup
-	case !m.verbs.match(a.Verb, vbit):
-		return fieldVerb
-	case !a.ResourceRequest:
-		if !m.urlMatch(a.Path) {
-			return fieldPath
+// match reports whether a satisfies every condition. vbit is verbBit(a.Verb),
+// computed once per request. The checks run cheapest and most selective
+// first; Explain checks the same conditions one by one with ok.
+func (m *matcher) match(a *Attributes, vbit uint32) bool {
+	if a.ResourceRequest {
+		if m.nonResource || !m.verbs.match(a.Verb, vbit) ||
+			!m.apiGroups.match(a.APIGroup) ||
+			!m.resources.match(a.Resource, a.Subresource) ||
+			!m.namespaceMatch(a.Namespace, vbit) ||
+			!m.nameMatch(a.Name) {
+			return false
 		}
-		return fieldNone
-	case !m.apiGroups.match(a.APIGroup):
-		return fieldAPIGroup
-	case !m.resourceMatch(a.Resource, a.Subresource):
-		return fieldResource
-	case !m.namespaceMatch(a.Namespace):
-		return fieldNamespace
-	case !m.names.match(a.Name):
-		return fieldName
+	} else if m.resourceOnly || !m.verbs.match(a.Verb, vbit) || !m.urls.match(a.Path) {
+		return false
 	}
-	return fieldNone
+	return m.users.match(a.User) && m.groupsMatch(a.Groups)
 }
 
-// reason says in words why part f failed for a (for Explain).
-func (m *matcher) reason(f part, a *Attributes) string {
-	src := m.src
-	switch f {
-	case fieldKindResource:
-		return fmt.Sprintf("the rule is for non-resource URLs %v; this is a resource request", src.NonResourceURLs)
-	case fieldKindNonResource:
-		return fmt.Sprintf("the rule is for resource requests; this is the non-resource path %q", a.Path)
-	case fieldUser:
-		return fmt.Sprintf("user %q not in %v", a.User, src.Users)
-	case fieldGroup:
-		return fmt.Sprintf("none of the groups %v (and system:authenticated) in %v", a.Groups, src.Groups)
-	case fieldVerb:
-		return fmt.Sprintf("verb %q not in %v", a.Verb, src.Verbs)
-	case fieldPath:
-		return fmt.Sprintf("path %q not in %v", a.Path, src.NonResourceURLs)
-	case fieldAPIGroup:
-		return fmt.Sprintf("API group %q not in %q", a.APIGroup, src.APIGroups)
-	case fieldResource:
-		return fmt.Sprintf("resource %q not in %v", joinSub(a.Resource, a.Subresource), src.Resources)
-	case fieldNamespace:
-		if a.Namespace == "" {
-			return fmt.Sprintf("cluster-scoped request; the rule is for namespaces %v", src.Namespaces)
-		}
-		return fmt.Sprintf("namespace %q not in %v", a.Namespace, nsList(src))
-	case fieldName:
-		return fmt.Sprintf("name %q not in %v", a.Name, src.Names)
+// namespaceMatch applies Namespaces and ClusterScoped to ns.
+func (m *matcher) namespaceMatch(ns string, vbit uint32) bool {
+	if ns == "" {
+		// Cluster-scoped, or a list or watch across all namespaces.
+		return m.nsAny || m.clusterScoped || (m.widen && vbit&(bitList|bitWatch) != 0)
 	}
-	return "matches"
+	if m.nsAny {
+		return !m.clusterScoped
+	}
+	return m.namespaces.match(ns)
 }
 
-func nsList(m *Match) []string {
-	if m.ClusterScoped && len(m.Namespaces) == 0 {
-		return []string{"(cluster-scoped only)"}
+// nameMatch applies Names to name.
+func (m *matcher) nameMatch(name string) bool {
+	if name == "" {
+		return m.names.any || m.widen
 	}
-	return m.Namespaces
-}
-
-func joinSub(res, sub string) string {
-	if sub == "" {
-		return res
-	}
-	return res + "/" + sub
+	return m.names.match(name)
 }
 
 func (m *matcher) groupsMatch(groups []string) bool {
-	if m.groups.match("system:authenticated") {
+	if m.groupsAny {
 		return true
 	}
 	for _, g := range groups {
@@ -177,34 +118,119 @@ func (m *matcher) groupsMatch(groups []string) bool {
 	return false
 }
 
-func (m *matcher) resourceMatch(res, sub string) bool {
-	if m.resources == nil {
+// subKind says which subresources a resource pattern takes.
+type subKind uint8
+
+const (
+	subNone  subKind = iota // "pods": the resource itself only
+	subExact                // "pods/exec": that subresource
+	subSome                 // "pods/*": any subresource, not the resource
+	subAll                  // "*": the resource and every subresource
+)
+
+// resPattern is one compiled entry of Resources.
+type resPattern struct {
+	anyRes   bool
+	resource string
+	sub      subKind
+	subName  string
+}
+
+func parseResource(s string) resPattern {
+	if s == "*" {
+		return resPattern{anyRes: true, sub: subAll}
+	}
+	res, sub, hasSub := strings.Cut(s, "/")
+	p := resPattern{anyRes: res == "*", resource: res}
+	switch {
+	case !hasSub:
+		p.sub = subNone
+	case sub == "*":
+		p.sub = subSome
+	default:
+		p.sub, p.subName = subExact, sub
+	}
+	return p
+}
+
+func (p *resPattern) match(res, sub string) bool {
+	if !p.anyRes && p.resource != res {
+		return false
+	}
+	switch p.sub {
+	case subNone:
+		return sub == ""
+	case subExact:
+		return sub == p.subName
+	case subSome:
+		return sub != ""
+	}
+	return true
+}
+
+// resSet is a compiled Resources list.
+type resSet struct {
+	any  bool
+	pats []resPattern
+}
+
+func newResSet(values []string) resSet {
+	s := resSet{any: len(values) == 0}
+	for _, v := range values {
+		p := parseResource(v)
+		if p.anyRes && p.sub == subAll {
+			s.any = true
+		}
+		s.pats = append(s.pats, p)
+	}
+	return s
+}
+
+func (s *resSet) match(res, sub string) bool {
+	if s.any {
 		return true
 	}
-	for i := range m.resources {
-		if m.resources[i].match(res, sub) {
+	for i := range s.pats {
+		if s.pats[i].match(res, sub) {
 			return true
 		}
 	}
 	return false
 }
 
-func (m *matcher) namespaceMatch(ns string) bool {
-	if ns == "" {
-		return !m.nsSet || m.clusterScoped
-	}
-	if !m.nsSet {
-		return !m.clusterScoped
-	}
-	return m.namespaces.match(ns)
+// urlSet is a compiled NonResourceURLs list.
+type urlSet struct {
+	any      bool
+	exact    []string
+	prefixes []string
 }
 
-func (m *matcher) urlMatch(path string) bool {
-	if len(m.urls) == 0 {
+func newURLSet(values []string) urlSet {
+	s := urlSet{any: len(values) == 0}
+	for _, v := range values {
+		switch {
+		case v == "*":
+			s.any = true
+		case strings.HasSuffix(v, "*"):
+			s.prefixes = append(s.prefixes, strings.TrimSuffix(v, "*"))
+		default:
+			s.exact = append(s.exact, v)
+		}
+	}
+	return s
+}
+
+func (s *urlSet) match(path string) bool {
+	if s.any {
 		return true
 	}
-	for _, u := range m.urls {
-		if u.path == path || (u.prefix && strings.HasPrefix(path, u.path)) {
+	for _, e := range s.exact {
+		if e == path {
+			return true
+		}
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(path, p) {
 			return true
 		}
 	}

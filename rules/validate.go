@@ -2,120 +2,171 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// Limits on rule fields.
+const (
+	maxNameLen    = 63   // a DNS label
+	maxMessageLen = 1024 // bytes
+	maxPatternLen = 1024 // users, groups, paths
+	maxObjectLen  = 253  // object names, API groups
+	maxMaxAge     = 24 * time.Hour
+)
+
 // Validate reports every problem in rules, each with its field path under
-// fldPath (nil means "rules").
+// fldPath (nil means "rules"), for example
+// `rules[3].match.verbs[1]: Invalid value: "Delete": ...`. It does not stop
+// at the first problem.
 func Validate(rules []Rule, fldPath *field.Path) field.ErrorList {
 	if fldPath == nil {
 		fldPath = field.NewPath("rules")
 	}
 	var errs field.ErrorList
-	seen := map[string]int{}
+	seen := make(map[string]int, len(rules))
 	for i := range rules {
 		r := &rules[i]
 		p := fldPath.Index(i)
-		if r.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), "every rule needs a name (it appears in messages and the audit log)"))
-		} else if !validName(r.Name) {
-			errs = append(errs, field.Invalid(p.Child("name"), r.Name, "use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit"))
-		} else if j, dup := seen[r.Name]; dup {
-			errs = append(errs, field.Duplicate(p.Child("name"), fmt.Sprintf("%s (also rules[%d])", r.Name, j)))
-		} else {
-			seen[r.Name] = i
-		}
-		switch r.Action {
-		case ActionAllow, ActionDeny, ActionStepUp:
-		default:
-			errs = append(errs, field.NotSupported(p.Child("action"), r.Action, []string{string(ActionAllow), string(ActionDeny), string(ActionStepUp)}))
-		}
-		if r.MaxAge.Duration < 0 {
-			errs = append(errs, field.Invalid(p.Child("maxAge"), r.MaxAge.Duration.String(), "must not be negative"))
-		} else if r.MaxAge.Duration > 0 && r.Action != ActionStepUp {
-			errs = append(errs, field.Forbidden(p.Child("maxAge"), "only stepUp rules have a maxAge"))
-		}
-		if len(r.Message) > 1024 {
-			errs = append(errs, field.TooLong(p.Child("message"), "", 1024))
-		}
+		errs = append(errs, validateName(r.Name, i, seen, p.Child("name"))...)
+		errs = append(errs, validateAction(r, p)...)
 		errs = append(errs, validateMatch(&r.Match, p.Child("match"))...)
+		if i < len(rules)-1 && matchesEverything(&r.Match) {
+			errs = append(errs, field.Forbidden(p.Child("match"),
+				"matches every request, so the rules after it can never apply; narrow it or make it the last rule"))
+		}
 	}
 	return errs
 }
 
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
+// validateName checks a rule name and records it in seen (name → index).
+func validateName(name string, i int, seen map[string]int, p *field.Path) field.ErrorList {
+	switch {
+	case name == "":
+		return field.ErrorList{field.Required(p, "every rule needs a name; it appears in messages and the audit log")}
+	case !isDNSLabel(name):
+		return field.ErrorList{field.Invalid(p, name, "use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit")}
+	}
+	if j, dup := seen[name]; dup {
+		e := field.Duplicate(p, name)
+		e.Detail = fmt.Sprintf("rules[%d] has the same name", j)
+		return field.ErrorList{e}
+	}
+	seen[name] = i
+	return nil
+}
+
+// validateAction checks action, maxAge and message, which depend on each
+// other.
+func validateAction(r *Rule, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch r.Action {
+	case ActionAllow, ActionDeny, ActionStepUp:
+	case "":
+		errs = append(errs, field.Required(p.Child("action"), "one of allow, deny or stepUp"))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("action"), r.Action, []Action{ActionAllow, ActionDeny, ActionStepUp}))
+	}
+	switch age := r.MaxAge.Duration; {
+	case age < 0:
+		errs = append(errs, field.Invalid(p.Child("maxAge"), age.String(), "must not be negative"))
+	case age > 0 && r.Action != ActionStepUp:
+		errs = append(errs, field.Forbidden(p.Child("maxAge"), "only stepUp rules have a maxAge"))
+	case age > maxMaxAge:
+		errs = append(errs, field.Invalid(p.Child("maxAge"), age.String(), "must be at most 24h; a longer window is no longer a step-up"))
+	}
+	switch msg := r.Message; {
+	case msg == "":
+	case r.Action == ActionAllow:
+		errs = append(errs, field.Forbidden(p.Child("message"), "allow rules show no message; only deny and stepUp rules do"))
+	case len(msg) > maxMessageLen:
+		errs = append(errs, field.TooLong(p.Child("message"), "", maxMessageLen))
+	case !isPrintableLine(msg):
+		errs = append(errs, field.Invalid(p.Child("message"), msg, "must be one line of printable UTF-8 text (it is shown in terminals)"))
+	}
+	return errs
+}
+
+func validateMatch(m *Match, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, eachValue(m.Users, p.Child("users"), principalProblem)...)
+	errs = append(errs, eachValue(m.Groups, p.Child("groups"), principalProblem)...)
+	errs = append(errs, eachValue(m.Verbs, p.Child("verbs"), verbProblem)...)
+	errs = append(errs, eachValue(m.APIGroups, p.Child("apiGroups"), apiGroupProblem)...) // "" is the core group
+	errs = append(errs, eachValue(m.Resources, p.Child("resources"), resourceProblem)...)
+	errs = append(errs, eachValue(m.Namespaces, p.Child("namespaces"), namespaceProblem)...)
+	errs = append(errs, eachValue(m.Names, p.Child("names"), objectNameProblem)...)
+	errs = append(errs, eachValue(m.NonResourceURLs, p.Child("nonResourceURLs"), urlProblem)...)
+	if len(m.NonResourceURLs) > 0 && hasResourceFields(m) {
+		errs = append(errs, field.Forbidden(p.Child("nonResourceURLs"),
+			"a rule matches either non-resource URLs or resources (apiGroups, resources, namespaces, clusterScoped, names), not both; split it in two"))
+	}
+	return errs
+}
+
+// eachValue checks every entry of a list with problem (which returns "" for
+// a good value) and reports duplicates.
+func eachValue(values []string, p *field.Path, problem func(string) string) field.ErrorList {
+	var errs field.ErrorList
+	for i, v := range values {
+		switch {
+		case len(v) > maxPatternLen:
+			errs = append(errs, field.TooLong(p.Index(i), "", maxPatternLen))
+		case problem(v) != "":
+			errs = append(errs, field.Invalid(p.Index(i), v, problem(v)))
+		case slices.Contains(values[:i], v):
+			errs = append(errs, field.Duplicate(p.Index(i), v))
+		}
+	}
+	return errs
+}
+
+// matchesEverything reports whether m matches every request.
+func matchesEverything(m *Match) bool {
+	all := func(l []string) bool { return len(l) == 0 || slices.Contains(l, "*") }
+	return all(m.Users) && all(m.Groups) && all(m.Verbs) && !hasResourceFields(m) && len(m.NonResourceURLs) == 0
+}
+
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
+		if !isLowerAlnum(c) && (c != '-' || i == 0 || i == len(s)-1) {
 			return false
 		}
 	}
 	return true
 }
 
-func validateMatch(m *Match, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	errs = append(errs, validatePatterns(m.Users, p.Child("users"))...)
-	errs = append(errs, validatePatterns(m.Groups, p.Child("groups"))...)
-	errs = append(errs, validatePatterns(m.Namespaces, p.Child("namespaces"))...)
-	errs = append(errs, validatePatterns(m.Names, p.Child("names"))...)
-	for i, v := range m.Verbs {
-		if v == "" || (v != "*" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyz") != "") {
-			errs = append(errs, field.Invalid(p.Child("verbs").Index(i), v, "verbs are lower-case words such as get, delete or deletecollection, or *"))
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// isPrintableLine reports whether s is valid UTF-8 without control
+// characters (newlines and escape sequences included).
+func isPrintableLine(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
 		}
 	}
-	for i, g := range m.APIGroups {
-		if g != "*" && g != "" && (len(g) > 253 || strings.Trim(g, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "") {
-			errs = append(errs, field.Invalid(p.Child("apiGroups").Index(i), g, `API groups are DNS names such as apps, "" for the core group, or *`))
-		}
-	}
-	for i, r := range m.Resources {
-		if msg := resourceProblem(r); msg != "" {
-			errs = append(errs, field.Invalid(p.Child("resources").Index(i), r, msg))
-		}
-	}
-	for i, u := range m.NonResourceURLs {
-		if !strings.HasPrefix(u, "/") || strings.Contains(strings.TrimSuffix(u, "*"), "*") || len(u) > 1024 {
-			errs = append(errs, field.Invalid(p.Child("nonResourceURLs").Index(i), u, "a path starting with /, optionally ending in * for a prefix"))
-		}
-	}
-	if len(m.NonResourceURLs) > 0 && (len(m.APIGroups) > 0 || len(m.Resources) > 0 || len(m.Namespaces) > 0 || m.ClusterScoped || len(m.Names) > 0) {
-		errs = append(errs, field.Forbidden(p.Child("nonResourceURLs"), "a rule matches either non-resource URLs or resources, not both; split it in two"))
-	}
-	return errs
+	return true
 }
 
-func validatePatterns(values []string, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for i, v := range values {
-		if v == "" || len(v) > 253 || strings.ContainsAny(v, "\x00\n\r\t ") {
-			errs = append(errs, field.Invalid(p.Index(i), v, "must be a non-empty name or glob (* and ?) without spaces"))
+// only reports whether every byte of s is in allowed.
+func only(s, allowed string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(allowed, s[i]) < 0 {
+			return false
 		}
 	}
-	return errs
-}
-
-func resourceProblem(r string) string {
-	res, sub, hasSub := strings.Cut(r, "/")
-	switch {
-	case r == "":
-		return "must not be empty"
-	case strings.Count(r, "/") > 1:
-		return "at most one /: resource or resource/subresource"
-	case hasSub && sub == "":
-		return "subresource after / must not be empty (use resource/* for any)"
-	case res == "":
-		return "resource before / must not be empty (use */subresource for any resource)"
-	case strings.Trim(res, "abcdefghijklmnopqrstuvwxyz0123456789-*") != "" || (res != "*" && strings.Contains(res, "*")):
-		return "resources are lower-case plural names such as pods, or *"
-	case hasSub && (strings.Trim(sub, "abcdefghijklmnopqrstuvwxyz0123456789-*") != "" || (sub != "*" && strings.Contains(sub, "*"))):
-		return "subresources are lower-case names such as exec, or *"
-	}
-	return ""
+	return true
 }

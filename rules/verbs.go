@@ -1,46 +1,81 @@
 package rules
 
-// verbBit returns the bit of a well-known verb, or 0 for a custom one. A switch on the string
-// compiles to comparisons and never allocates.
+// Bits of the well-known verbs. Other verbs have no bit and are compared
+// as strings.
+const (
+	bitGet uint32 = 1 << iota
+	bitList
+	bitWatch
+	bitCreate
+	bitUpdate
+	bitPatch
+	bitDelete
+	bitDeleteCollection
+	bitProxy
+	bitImpersonate
+	bitEscalate
+	bitBind
+	bitApprove
+	bitSign
+	bitUse
+	bitAttest
+	// HTTP methods, the verbs of non-resource requests.
+	bitPost
+	bitPut
+	bitHead
+	bitOptions
+)
+
+// verbBit returns the bit of a well-known verb, or 0 for any other. A
+// switch on a string compiles to length and byte comparisons and does not
+// allocate.
 func verbBit(v string) uint32 {
 	switch v {
 	case "get":
-		return 1 << 0
+		return bitGet
 	case "list":
-		return 1 << 1
+		return bitList
 	case "watch":
-		return 1 << 2
+		return bitWatch
 	case "create":
-		return 1 << 3
+		return bitCreate
 	case "update":
-		return 1 << 4
+		return bitUpdate
 	case "patch":
-		return 1 << 5
+		return bitPatch
 	case "delete":
-		return 1 << 6
+		return bitDelete
 	case "deletecollection":
-		return 1 << 7
+		return bitDeleteCollection
 	case "proxy":
-		return 1 << 8
+		return bitProxy
 	case "impersonate":
-		return 1 << 9
+		return bitImpersonate
 	case "escalate":
-		return 1 << 10
+		return bitEscalate
 	case "bind":
-		return 1 << 11
+		return bitBind
 	case "approve":
-		return 1 << 12
+		return bitApprove
 	case "sign":
-		return 1 << 13
+		return bitSign
 	case "use":
-		return 1 << 14
+		return bitUse
 	case "attest":
-		return 1 << 15
+		return bitAttest
+	case "post":
+		return bitPost
+	case "put":
+		return bitPut
+	case "head":
+		return bitHead
+	case "options":
+		return bitOptions
 	}
 	return 0
 }
 
-// verbSet is a rule's verbs: a mask of known verbs plus any custom ones.
+// verbSet is a rule's verbs: a mask of well-known verbs plus custom ones.
 type verbSet struct {
 	any    bool
 	mask   uint32
@@ -48,27 +83,28 @@ type verbSet struct {
 }
 
 func newVerbSet(verbs []string) verbSet {
-	var s verbSet
-	if len(verbs) == 0 {
-		s.any = true
-	}
+	s := verbSet{any: len(verbs) == 0}
 	for _, v := range verbs {
 		if v == "*" {
 			s.any = true
 			continue
 		}
-		if b := verbBit(v); b != 0 {
-			s.mask |= b
-			if v == "delete" {
-				s.mask |= verbBit("deletecollection")
-			}
+		b := verbBit(v)
+		if b == 0 {
+			s.custom = append(s.custom, v)
 			continue
 		}
-		s.custom = append(s.custom, v)
+		s.mask |= b
+		if b == bitDelete {
+			// Deleting a collection is at least as dangerous as deleting
+			// one object: "delete" covers "deletecollection".
+			s.mask |= bitDeleteCollection
+		}
 	}
 	return s
 }
 
+// match reports whether verb, whose bit is bit, is in s.
 func (s *verbSet) match(verb string, bit uint32) bool {
 	if s.any || s.mask&bit != 0 {
 		return true

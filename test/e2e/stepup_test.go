@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -144,12 +143,10 @@ func TestConnectVerbsHitTheRule(t *testing.T) {
 			e = append(append([]string{}, envv...), c[0])
 		}
 		out, err := kubectlWith(t, env.kubectl, e, c[1:]...)
-		want := strings.Replace(fmt.Sprintf("%s to pods/web in namespace e2e needs a fresh one-time code (stepgate rule pod-access)", c[1]), "exec to", "exec into", 1)
-		if c[1] == "port-forward" {
-			want = "port-forward to pods/web in namespace e2e needs a fresh one-time code (stepgate rule pod-access)"
-		}
+		sub := map[string]string{"exec": "exec", "attach": "attach", "port-forward": "portforward"}[c[1]]
+		want := "create pods/" + sub + " web in namespace e2e needs a fresh one-time code (stepgate rule pod-access)"
 		if err == nil || !strings.Contains(out, want) {
-			t.Errorf("%s: want %q, got %v:\n%s", name, want, err, lastLines(out, 4))
+			t.Errorf("%s: want %q, got %v:\n%q", name, want, err, out)
 		}
 	}
 }
@@ -188,8 +185,8 @@ func TestServiceTokenAndStepUp(t *testing.T) {
 		t.Fatalf("service token get pods: %v\n%s", err, out)
 	}
 	out, err = kubectlWith(t, env.kubectl, envv, append(base, "delete", "pod", "svc-a", "-n", "prod-eu")...)
-	if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, "a service token cannot step up, and rule prod-delete asks for a fresh one-time code here") {
-		t.Errorf("service token on a step-up rule: %v\n%s", err, out)
+	if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, "a service token cannot step up, and this request needs a fresh one-time code (rule prod-delete)") {
+		t.Errorf("service token on a step-up rule: %v\n%q", err, out)
 	}
 	out, _ = kubectlWith(t, env.kubectl, envv, append(base, "auth", "whoami")...)
 	if !strings.Contains(out, "stepgate:token:ci") {
