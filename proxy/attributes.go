@@ -48,9 +48,14 @@ func checkPath(r *http.Request) error {
 	}
 	if raw := r.URL.RawPath; raw != "" {
 		lower := strings.ToLower(raw)
-		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%25") || strings.Contains(lower, "%5c") {
+		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
 			return errPath
 		}
+	}
+	// A '%' left after decoding was encoded as %25: no Kubernetes name
+	// holds one, and a second decoder might read it differently.
+	if strings.ContainsRune(p, '%') {
+		return errPath
 	}
 	rest := p[1:]
 	for rest != "" {
