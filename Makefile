@@ -12,7 +12,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build demo test unit e2e tools vet fmt bench clean
+.PHONY: all build demo test unit e2e tools vet fmt bench microbench clean
 
 all: build
 
@@ -41,8 +41,13 @@ e2e: tools
 test: vet tools
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-bench: build tools
-	$(BIN)/stepgate bench
+# bench: the hot path's Go benchmarks, then stepgate against the API server
+# and a bare proxy in one run (table on stdout, JSON in bench-result.json).
+bench: build tools microbench
+	$(BIN)/stepgate bench --json bench-result.json
+
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./rules ./session ./proxy
 
 clean:
 	rm -rf $(BIN)
