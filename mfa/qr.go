@@ -3,6 +3,8 @@ package mfa
 import (
 	"bytes"
 	"fmt"
+	"image"
+	"image/color"
 	"image/png"
 	"strings"
 
@@ -10,64 +12,95 @@ import (
 	"github.com/boombuler/barcode/qr"
 )
 
-// quietZone is the blank border, in modules, that scanners need.
+// quietZone is the blank border, in modules, that the QR standard asks for
+// and scanners need.
 const quietZone = 4
 
-func encodeQR(content string) (barcode.Barcode, error) {
+// maxQRPixels bounds the PNG width QRPNG accepts.
+const maxQRPixels = 4096
+
+// qrMatrix is a QR code as modules, true for dark, with the quiet zone
+// included: m[y][x].
+type qrMatrix [][]bool
+
+// encodeQR encodes content at error correction level M (15%), as
+// authenticator enrollment codes usually are, and returns its modules
+// with the quiet zone around them.
+func encodeQR(content string) (qrMatrix, error) {
 	code, err := qr.Encode(content, qr.M, qr.Auto)
 	if err != nil {
 		return nil, fmt.Errorf("qr code: %w", err)
 	}
-	return code, nil
+	return withQuietZone(code), nil
 }
 
-// QRPNG renders content as a QR code PNG of about size pixels square.
+func withQuietZone(code barcode.Barcode) qrMatrix {
+	n := code.Bounds().Dx()
+	m := make(qrMatrix, n+2*quietZone)
+	for y := range m {
+		m[y] = make([]bool, n+2*quietZone)
+	}
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			m[y+quietZone][x+quietZone] = isDark(code.At(x, y))
+		}
+	}
+	return m
+}
+
+func isDark(c color.Color) bool {
+	return color.GrayModel.Convert(c).(color.Gray).Y < 0x80
+}
+
+// QRPNG renders content as a black-on-white QR code PNG, quiet zone
+// included, at most size pixels square. Each module is the same whole
+// number of pixels, so the image is crisp and may be a little smaller than
+// size; it is never smaller than one pixel per module. size must be 1 to
+// 4096.
 func QRPNG(content string, size int) ([]byte, error) {
-	code, err := encodeQR(content)
+	if size < 1 || size > maxQRPixels {
+		return nil, fmt.Errorf("qr code size %d out of range 1 to %d", size, maxQRPixels)
+	}
+	m, err := encodeQR(content)
 	if err != nil {
 		return nil, err
 	}
-	if size < code.Bounds().Dx() {
-		size = code.Bounds().Dx()
-	}
-	scaled, err := barcode.Scale(code, size, size)
-	if err != nil {
-		return nil, fmt.Errorf("qr code: %w", err)
+	scale := max(size/len(m), 1)
+	side := scale * len(m)
+	palette := color.Palette{color.Gray{Y: 0xff}, color.Gray{Y: 0}}
+	img := image.NewPaletted(image.Rect(0, 0, side, side), palette)
+	for y := 0; y < side; y++ {
+		row := m[y/scale]
+		for x := 0; x < side; x++ {
+			if row[x/scale] {
+				img.Pix[y*img.Stride+x] = 1
+			}
+		}
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, scaled); err != nil {
+	if err := png.Encode(&buf, img); err != nil {
 		return nil, fmt.Errorf("qr code png: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-// qrDark reports whether module (x, y) of the code, counted with the quiet
-// zone around it, is dark.
-func qrDark(code barcode.Barcode, x, y int) bool {
-	n := code.Bounds().Dx()
-	x, y = x-quietZone, y-quietZone
-	if x < 0 || y < 0 || x >= n || y >= n {
-		return false
-	}
-	r, _, _, _ := code.At(x, y).RGBA()
-	return r < 0x8000
-}
-
 // TerminalQR draws content as a QR code with Unicode half blocks, two
-// module rows per line. Light modules (and the quiet zone) are drawn as
-// blocks and dark ones as spaces, so on the usual dark terminal background
-// it reads as dark-on-light, as scanners expect.
+// module rows per line, with a 4-module quiet zone. Light modules are
+// drawn as blocks and dark ones as spaces, so on the usual light-on-dark
+// terminal the code shows dark-on-light, as scanners expect. Every line
+// ends in "\n". When the module rows are odd in number, the lower half of
+// the last line is left blank.
 func TerminalQR(content string) (string, error) {
-	code, err := encodeQR(content)
+	m, err := encodeQR(content)
 	if err != nil {
 		return "", err
 	}
-	size := code.Bounds().Dx() + 2*quietZone
 	var sb strings.Builder
-	for y := 0; y < size; y += 2 {
-		for x := 0; x < size; x++ {
-			top := !qrDark(code, x, y)
-			bottom := y+1 < size && !qrDark(code, x, y+1)
+	sb.Grow((len(m) + 1) / 2 * (len(m)*len("█") + 1))
+	for y := 0; y < len(m); y += 2 {
+		for x := range m[y] {
+			top := !m[y][x]
+			bottom := y+1 < len(m) && !m[y+1][x]
 			switch {
 			case top && bottom:
 				sb.WriteString("█")
@@ -79,7 +112,7 @@ func TerminalQR(content string) (string, error) {
 				sb.WriteString(" ")
 			}
 		}
-		sb.WriteString("\n")
+		sb.WriteByte('\n')
 	}
 	return sb.String(), nil
 }

@@ -3,32 +3,42 @@ package mfa
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"strings"
 )
 
-// RecoveryCodeCount is how many recovery codes an account gets.
+// RecoveryCodeCount is how many recovery codes an account gets at a time.
 const RecoveryCodeCount = 10
 
-// recoveryAlphabet is base32 without the look-alikes 0/o, 1/l/i.
-const recoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+// recoveryAlphabet is Crockford's base32 in lower case: digits and
+// letters without i, l, o and u, so nothing reads as something else.
+const recoveryAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
-// recoveryLen is the number of characters; 16 of a 31-symbol alphabet
-// carry more than 79 bits.
-const recoveryLen = 16
+var recoveryEncoding = base32.NewEncoding(recoveryAlphabet).WithPadding(base32.NoPadding)
 
-// NewRecoveryCodes returns RecoveryCodeCount fresh codes, shown as
-// "xxxx-xxxx-xxxx-xxxx", and their hashes for storage.
-func NewRecoveryCodes() (codes, hashes []string, err error) {
-	seen := map[string]bool{}
+const (
+	recoveryBytes = 10 // 80 bits
+	recoveryLen   = 16 // 80 bits at 5 bits a character
+	recoveryGroup = 4  // characters between dashes
+	// maxRecoveryInput bounds what LooksLikeRecoveryCode reads.
+	maxRecoveryInput = 64
+)
+
+// NewRecoveryCodes returns RecoveryCodeCount fresh, distinct codes of 80
+// random bits each, shown as "xxxx-xxxx-xxxx-xxxx", and their hashes
+// (HashRecoveryCode) for storage. Show the codes once; keep only the
+// hashes.
+func NewRecoveryCodes() (codes []string, hashes []string, err error) {
+	seen := make(map[string]bool, RecoveryCodeCount)
 	for len(codes) < RecoveryCodeCount {
 		c, err := newRecoveryCode()
 		if err != nil {
 			return nil, nil, err
 		}
 		if seen[c] {
-			continue
+			continue // 2^-80 odds, but cheap to rule out
 		}
 		seen[c] = true
 		codes = append(codes, c)
@@ -38,47 +48,62 @@ func NewRecoveryCodes() (codes, hashes []string, err error) {
 }
 
 func newRecoveryCode() (string, error) {
+	var raw [recoveryBytes]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("recovery code: %w", err)
+	}
+	text := recoveryEncoding.EncodeToString(raw[:])
 	var sb strings.Builder
-	buf := make([]byte, 1)
-	for n := 0; n < recoveryLen; {
-		if _, err := rand.Read(buf); err != nil {
-			return "", fmt.Errorf("recovery code: %w", err)
-		}
-		// Rejection sampling keeps every symbol equally likely.
-		if int(buf[0]) >= 256-256%len(recoveryAlphabet) {
-			continue
-		}
-		if n > 0 && n%4 == 0 {
+	sb.Grow(len(text) + len(text)/recoveryGroup)
+	for i := 0; i < len(text); i += recoveryGroup {
+		if i > 0 {
 			sb.WriteByte('-')
 		}
-		sb.WriteByte(recoveryAlphabet[int(buf[0])%len(recoveryAlphabet)])
-		n++
+		sb.WriteString(text[i : i+recoveryGroup])
 	}
 	return sb.String(), nil
 }
 
-// normalizeRecoveryCode lowers case and drops dashes and spaces.
+// normalizeRecoveryCode lowers ASCII letters, drops dashes and white
+// space, and reads the look-alikes o as 0 and i and l as 1, as Crockford's
+// base32 does, so a code typed as read still matches.
 func normalizeRecoveryCode(code string) string {
 	var sb strings.Builder
-	for _, r := range strings.ToLower(code) {
-		if r != '-' && r != ' ' && r != '\t' {
-			sb.WriteRune(r)
+	sb.Grow(len(code))
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		switch c {
+		case '-', ' ', '\t', '\r', '\n':
+			continue
+		case 'o':
+			c = '0'
+		case 'i', 'l':
+			c = '1'
+		}
+		sb.WriteByte(c)
 	}
 	return sb.String()
 }
 
-// HashRecoveryCode returns the stored form of a code: SHA-256 of its
-// normalized text, in hex.
+// HashRecoveryCode returns the stored form of a recovery code: the hex
+// SHA-256 of its normalized text (case, dashes and spaces ignored, o read
+// as 0, i and l as 1). The same code always gives the same hash, so the
+// hash can be looked up. A fast unsalted hash is enough because the codes
+// carry 80 random bits.
 func HashRecoveryCode(code string) string {
 	sum := sha256.Sum256([]byte(normalizeRecoveryCode(code)))
 	return hex.EncodeToString(sum[:])
 }
 
-// LooksLikeRecoveryCode reports whether code has a recovery code's shape,
-// so a caller can tell it from a TOTP code before checking anything.
+// LooksLikeRecoveryCode reports whether code has a recovery code's shape:
+// 16 letters and digits once normalized, so a caller can tell it from a
+// 6- or 8-digit TOTP code before checking anything. It does not say the
+// code is valid.
 func LooksLikeRecoveryCode(code string) bool {
-	if len(code) > 64 {
+	if len(code) > maxRecoveryInput {
 		return false
 	}
 	n := normalizeRecoveryCode(code)
@@ -86,7 +111,8 @@ func LooksLikeRecoveryCode(code string) bool {
 		return false
 	}
 	for i := 0; i < len(n); i++ {
-		if !strings.ContainsRune(recoveryAlphabet, rune(n[i])) {
+		c := n[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
 			return false
 		}
 	}
