@@ -110,7 +110,9 @@ func TestCredentialNeverHangsWithoutATerminal(t *testing.T) {
 	t.Parallel()
 	e, out, errb := testEnv(t, map[string]string{"KUBERNETES_EXEC_INFO": `{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}`})
 	done := make(chan int, 1)
-	go func() { done <- run(context.Background(), e, []string{"credential", "--server", "https://127.0.0.1:1", "--user", "alice"}) }()
+	go func() {
+		done <- run(context.Background(), e, []string{"credential", "--server", "https://127.0.0.1:1", "--user", "alice"})
+	}()
 	select {
 	case code := <-done:
 		if code != 1 || out.Len() != 0 || !strings.Contains(errb.String(), "cannot prompt") || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
