@@ -51,6 +51,13 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 	// A stack copy keeps the hashing free of allocation.
 	var buf [tokenLen]byte
 	key := sha256.Sum256(append(buf[:0], token...))
+	if m.stale() {
+		// Another process changed something (a revocation from the admin
+		// CLI, say): apply it before trusting the cache.
+		if err := m.syncChanges(ctx); err != nil {
+			return nil, fmt.Errorf("authenticate: read change log: %w", err)
+		}
+	}
 	now := m.now()
 	if e := m.cache.get(key); e != nil {
 		if e.live(now, m.idle) {

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,6 +68,12 @@ type Manager struct {
 	log     *zap.Logger
 	cache   *cache
 	streams *streams
+
+	// changeMu guards reading the change log; seen is the store version
+	// applied so far, read without the lock on the hot path.
+	changeMu  sync.Mutex
+	changeSeq int64 // -1 until the log's end is known
+	seen      atomic.Uint64
 }
 
 // New checks opts and returns a Manager. Call Run to keep its cache in step
@@ -78,7 +86,7 @@ func New(opts Options) (*Manager, error) {
 		store: opts.Store, hasher: opts.Hasher, sealer: opts.Sealer, totp: opts.TOTP,
 		policy: opts.PasswordPolicy, lock: opts.Lock, mfaReq: opts.MFARequiredForGroups,
 		idle: opts.IdleTimeout, abs: opts.AbsoluteTimeout, chTTL: opts.ChallengeTTL, poll: opts.PollInterval,
-		now: opts.Clock, log: opts.Logger, cache: newCache(), streams: newStreams(),
+		now: opts.Clock, log: opts.Logger, cache: newCache(), streams: newStreams(), changeSeq: -1,
 	}
 	if m.policy == (mfa.PasswordPolicy{}) {
 		m.policy = mfa.DefaultPasswordPolicy()
@@ -118,8 +126,7 @@ func (m *Manager) Now() time.Time { return m.now() }
 // elsewhere and closing the streams of revoked ones, flushes last-seen
 // times and prunes expired records, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	_, seq, err := m.store.Changes(ctx, -1)
-	if err != nil {
+	if err := m.syncChanges(ctx); err != nil {
 		return fmt.Errorf("session: read change log: %w", err)
 	}
 	tick := time.NewTicker(m.poll)
@@ -132,7 +139,9 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		seq = m.applyChanges(ctx, seq)
+		if err := m.syncChanges(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("read change log", zap.Error(err))
+		}
 		now := m.now()
 		if now.Sub(lastFlush) >= 30*time.Second {
 			m.flushTouched(ctx)
@@ -147,19 +156,36 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-func (m *Manager) applyChanges(ctx context.Context, seq int64) int64 {
-	changes, next, err := m.store.Changes(ctx, seq)
-	if err != nil {
-		if ctx.Err() == nil {
-			m.log.Warn("read change log", zap.Error(err))
+// syncChanges applies the change-log entries written since the last call,
+// by this process or another. The first call only finds the log's end.
+func (m *Manager) syncChanges(ctx context.Context) error {
+	m.changeMu.Lock()
+	defer m.changeMu.Unlock()
+	version := m.store.Version()
+	if m.changeSeq < 0 {
+		_, last, err := m.store.Changes(ctx, -1)
+		if err != nil {
+			return err
 		}
-		return seq
+		m.changeSeq = last
+		m.seen.Store(version)
+		return nil
+	}
+	changes, next, err := m.store.Changes(ctx, m.changeSeq)
+	if err != nil {
+		return err
 	}
 	for _, c := range changes {
 		m.invalidate(ctx, c)
 	}
-	return next
+	m.changeSeq = next
+	m.seen.Store(version)
+	return nil
 }
+
+// stale reports whether the store changed since the change log was last
+// applied: one memory load, on every request.
+func (m *Manager) stale() bool { return m.store.Version() != m.seen.Load() }
 
 // invalidate drops what a change makes stale. A revoked session's streams
 // are closed; other session changes (rotation, elevation) only refresh it.

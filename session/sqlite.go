@@ -25,7 +25,8 @@ var migrationFiles embed.FS
 // transaction takes the write lock up front (_txlock=immediate), which is
 // what makes UpdateAccount and the single-use operations atomic.
 type SQLiteStore struct {
-	db *sql.DB
+	db    *sql.DB
+	epoch *epochFile
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -43,16 +44,31 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &SQLiteStore{db: db}
-	if err := s.migrate(ctx); err != nil {
+	epoch, err := openEpoch(path + "-epoch")
+	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	s := &SQLiteStore{db: db, epoch: epoch}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *SQLiteStore) Close() error {
+	err := s.db.Close()
+	if eerr := s.epoch.close(); err == nil {
+		err = eerr
+	}
+	return err
+}
+
+// Version implements Store: a counter every process sharing the database
+// file bumps after each committed write.
+func (s *SQLiteStore) Version() uint64 { return s.epoch.load() }
 
 func (s *SQLiteStore) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -112,6 +128,7 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.epoch.bump()
 	return nil
 }
 

@@ -67,6 +67,10 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
+	// Version is a cheap counter (one memory load) that moves whenever any
+	// process commits a change, so a caller can decide per request whether
+	// to read Changes.
+	Version() uint64
 	// Changes returns change-log entries after seq, oldest first; with
 	// seq < 0 it returns none and the current last seq.
 	Changes(ctx context.Context, after int64) ([]Change, int64, error)
