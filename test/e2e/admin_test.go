@@ -85,10 +85,14 @@ func TestDemo(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("demo did not start:\n%s", stderr.String())
 	}
+	// stdout and stderr are separate pipes: the introduction printed to
+	// stderr before the KUBECONFIG line may still be on its way.
 	password := ""
-	for _, l := range strings.Split(stderr.String(), "\n") {
-		if p, ok := strings.CutPrefix(l, "Password:   "); ok {
-			password = p
+	for deadline := time.Now().Add(10 * time.Second); password == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if p, ok := strings.CutPrefix(l, "Password:   "); ok {
+				password = p
+			}
 		}
 	}
 	if password == "" || !strings.Contains(stderr.String(), "▀") {

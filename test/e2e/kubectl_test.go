@@ -53,7 +53,7 @@ func TestKubectlVerbs(t *testing.T) {
 		tm.expect(`Code shown by the app: `)
 		tm.send(u.otp.next(t))
 		tm.expect(`Two-factor authentication is on`)
-		codes := tm.expect(`(?s)shown only now; store them somewhere safe:\n(\s+[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}\n){10}`)
+		codes := tm.expect(`(?s)shown only now; store them somewhere safe:\n(\s+[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}\n){10}`)
 		if n := strings.Count(codes, "-") / 3; n != 10 {
 			t.Errorf("%d recovery codes shown", n)
 		}
