@@ -197,7 +197,9 @@ func (c *Configuration) SetDefaults() {
 	if a.Password.Argon2 == (Argon2{}) {
 		a.Password.Argon2 = Argon2{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 	}
-	setInt(&a.Password.MaxConcurrentHashes, runtime.NumCPU())
+	// Half the CPUs at most hash passwords, so a sign-in flood leaves the
+	// rest to the proxy.
+	setInt(&a.Password.MaxConcurrentHashes, max(1, runtime.NumCPU()/2))
 	if a.AccountLock.Enabled == nil {
 		t := true
 		a.AccountLock.Enabled = &t

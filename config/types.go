@@ -89,7 +89,7 @@ type Password struct {
 	MaxLength int    `json:"maxLength,omitempty"`
 	Argon2    Argon2 `json:"argon2,omitempty"`
 	// MaxConcurrentHashes bounds argon2 work so a flood of sign-ins cannot
-	// take every CPU. Default: the number of CPUs.
+	// take every CPU. Default: half the CPUs, at least 1.
 	MaxConcurrentHashes int `json:"maxConcurrentHashes,omitempty"`
 }
 
