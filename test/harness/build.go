@@ -1,279 +1,217 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sort"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
-	"time"
 )
 
-// Versions of the components the harness builds.
-const (
-	KubernetesVersion = "v1.37.2"
-	EtcdVersion       = "v3.6.6"
-	KwokVersion       = "v0.8.0"
-)
-
-// Tools are the paths of the built binaries.
-type Tools struct {
-	KubeAPIServer string
-	Kubectl       string
-	Etcd          string
-	Kwok          string
-	// KwokStages holds the kwok "fast" node and pod stage YAMLs.
-	KwokStages string
-}
-
-// BuildOptions configure EnsureTools.
-type BuildOptions struct {
-	// CacheDir holds the binaries; default $STEPGATE_CACHE_DIR or the user
-	// cache dir's "stepgate".
-	CacheDir string
-	// Progress receives build progress; nil discards it.
-	Progress io.Writer
-	// Go is the go command; default "go" from PATH.
-	Go string
-}
-
-// CacheDir returns where built binaries are kept.
-func CacheDir() (string, error) {
-	if d := os.Getenv("STEPGATE_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("find a cache dir (set STEPGATE_CACHE_DIR): %w", err)
-	}
-	return filepath.Join(d, "stepgate"), nil
-}
-
-// EnsureTools returns the cached binaries, building the missing ones.
-func EnsureTools(ctx context.Context, opts BuildOptions) (*Tools, error) {
-	if opts.CacheDir == "" {
-		d, err := CacheDir()
+// buildKubernetes returns the build of one command of k8s.io/kubernetes
+// (kube-apiserver or kubectl). k8s.io/kubernetes requires its staging
+// modules (k8s.io/api, k8s.io/client-go, ...) at v0.0.0 and replaces them
+// with directories of its own repository, which a module outside that
+// repository does not see; so the throwaway module replaces each with its
+// published tag (v0.37.2 for v1.37.2), as read from that version's go.mod.
+func (b *builder) buildKubernetes(command string) buildFunc {
+	return func(ctx context.Context, work, out string) error {
+		info, err := b.download(ctx, work, "k8s.io/kubernetes@"+KubernetesVersion)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		opts.CacheDir = d
+		upstream, err := os.ReadFile(info.GoMod)
+		if err != nil {
+			return fmt.Errorf("read k8s.io/kubernetes go.mod: %w", err)
+		}
+		goMod, err := kubernetesBuildGoMod(upstream, KubernetesVersion)
+		if err != nil {
+			return err
+		}
+		if err := writeFiles(work, map[string]string{"go.mod": goMod, "tools.go": kubernetesToolsGo}); err != nil {
+			return err
+		}
+		fmt.Fprintf(b.opts.Progress, "harness:   resolving the modules of k8s.io/kubernetes %s\n", KubernetesVersion)
+		if err := b.runGo(ctx, work, "resolving modules", "mod", "tidy"); err != nil {
+			return err
+		}
+		return b.runGo(ctx, work, "building "+command, "build", "-v", "-ldflags", versionLDFlags(KubernetesVersion),
+			"-o", out, "k8s.io/kubernetes/cmd/"+command)
 	}
-	if opts.Progress == nil {
-		opts.Progress = io.Discard
-	}
-	if opts.Go == "" {
-		opts.Go = "go"
-	}
-	b := &builder{opts: opts, bin: filepath.Join(opts.CacheDir, "bin")}
-	if err := os.MkdirAll(b.bin, 0o755); err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
-	}
-	t := &Tools{}
-	var err error
-	if t.KubeAPIServer, err = b.ensure(ctx, "kube-apiserver", KubernetesVersion, "about 10 minutes", b.buildKubernetes); err != nil {
-		return nil, err
-	}
-	if t.Kubectl, err = b.ensure(ctx, "kubectl", KubernetesVersion, "a few minutes", b.buildKubernetes); err != nil {
-		return nil, err
-	}
-	if t.Etcd, err = b.ensure(ctx, "etcd", EtcdVersion, "about 2 minutes", b.buildEtcd); err != nil {
-		return nil, err
-	}
-	if t.Kwok, err = b.ensure(ctx, "kwok", KwokVersion+"-stdin-eof", "about 2 minutes", b.buildKwok); err != nil {
-		return nil, err
-	}
-	if t.KwokStages, err = b.kwokStages(ctx); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
-type builder struct {
-	opts BuildOptions
-	bin  string
-}
+// kubernetesToolsGo imports the commands so that go mod tidy resolves
+// their whole module graph; the build tag keeps it out of any build.
+const kubernetesToolsGo = `//go:build tools
 
-// target is where a tool of a version lives in the cache.
-func (b *builder) target(name, version string) string {
-	return filepath.Join(b.bin, fmt.Sprintf("%s-%s-%s-%s", name, version, runtime.GOOS, runtime.GOARCH))
-}
+package tools
 
-// ensure returns the cached binary or builds it under an exclusive file
-// lock, so concurrent test binaries build each tool once.
-func (b *builder) ensure(ctx context.Context, name, version, cold string, build func(ctx context.Context, name, out string) error) (string, error) {
-	out := b.target(name, version)
-	if isExecutable(out) {
-		return out, nil
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+`
+
+// kubernetesVersionRE matches the release versions the harness can map to
+// staging tags: v1.MINOR.PATCH, nothing else.
+var kubernetesVersionRE = regexp.MustCompile(`^v1\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$`)
+
+// stagingVersion maps a Kubernetes release (v1.37.2) to the tag of its
+// staging modules (v0.37.2).
+func stagingVersion(kubernetes string) (string, error) {
+	m := kubernetesVersionRE.FindStringSubmatch(kubernetes)
+	if m == nil {
+		return "", fmt.Errorf("kubernetes version %q is not of the form v1.MINOR.PATCH", kubernetes)
 	}
-	unlock, err := lockFile(ctx, out+".lock")
+	return "v0." + m[1] + "." + m[2], nil
+}
+
+// kubernetesBuildGoMod returns the go.mod of the throwaway module that
+// builds from k8s.io/kubernetes at version, given that version's go.mod.
+// It takes the go directive from there too: without one, the go command
+// would treat the module as go 1.16 and load the whole, unpruned module
+// graph, which takes minutes more.
+func kubernetesBuildGoMod(upstream []byte, version string) (string, error) {
+	staging, err := stagingVersion(version)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
-	if isExecutable(out) { // built by another process while we waited
-		return out, nil
+	mods := stagingModules(upstream)
+	if len(mods) == 0 {
+		return "", errors.New("k8s.io/kubernetes go.mod requires no k8s.io module at v0.0.0; cannot find the staging modules")
 	}
-	start := time.Now()
-	fmt.Fprintf(b.opts.Progress, "harness: building %s %s (cold: %s; cached afterwards in %s)\n", name, version, cold, b.bin)
-	tmp := out + ".tmp"
-	if err := build(ctx, name, tmp); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("build %s %s: %w", name, version, err)
+	goVersion := goDirective(upstream)
+	if goVersion == "" {
+		return "", errors.New("k8s.io/kubernetes go.mod has no usable go directive")
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return "", err
+	var sb strings.Builder
+	sb.WriteString("// Generated by stepgate's test harness to build k8s.io/kubernetes commands.\n\n")
+	fmt.Fprintf(&sb, "module stepgate.local/kubernetes-build\n\ngo %s\n\n", goVersion)
+	fmt.Fprintf(&sb, "require k8s.io/kubernetes %s\n\nreplace (\n", version)
+	for _, m := range mods {
+		fmt.Fprintf(&sb, "\t%s v0.0.0 => %s %s\n", m, m, staging)
 	}
-	fmt.Fprintf(b.opts.Progress, "harness: built %s %s in %s\n", name, version, time.Since(start).Round(time.Second))
-	return out, nil
+	sb.WriteString(")\n")
+	return sb.String(), nil
 }
 
-func isExecutable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
-}
+// goVersionRE matches a go directive's version: 1.N or 1.N.P.
+var goVersionRE = regexp.MustCompile(`^1\.(0|[1-9][0-9]{0,3})(\.(0|[1-9][0-9]{0,3}))?$`)
 
-// lockFile takes an exclusive flock on path, waiting while ctx allows.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+// goDirective returns the version of a go.mod's go directive, or "" if it
+// has none that looks like a release version.
+func goDirective(goMod []byte) string {
+	for line := range strings.Lines(string(goMod)) {
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "go" && goVersionRE.MatchString(f[1]) {
+			return f[1]
 		}
 	}
+	return ""
 }
 
-// goCmd runs the go command in dir, streaming a heartbeat with the count
-// of packages compiled (from -v) to the progress writer. On failure the
-// error carries the tail of go's output.
-func (b *builder) goCmd(ctx context.Context, dir, label string, args ...string) error {
-	return b.goCmdEnv(ctx, dir, label, nil, args...)
-}
+// stagingModulePathRE is what a staging module path may look like; the
+// paths end up in a go.mod, so nothing else gets through.
+var stagingModulePathRE = regexp.MustCompile(`^k8s\.io/[a-z0-9][a-z0-9._-]{0,99}(/[a-z0-9][a-z0-9._-]{0,99}){0,3}$`)
 
-func (b *builder) goCmdEnv(ctx context.Context, dir, label string, env []string, args ...string) error {
-	cmd := exec.CommandContext(ctx, b.opts.Go, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GO111MODULE=on"), env...)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	var tail tailBuffer
-	var pkgs atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			tail.add(line)
-			if !strings.HasPrefix(line, "go: ") && !strings.HasPrefix(line, "#") {
-				pkgs.Add(1)
-			}
+// stagingModules returns, sorted and without duplicates, the k8s.io
+// modules a go.mod requires at exactly v0.0.0, in a require block or on a
+// single require line. It reads the file leniently and never fails: lines
+// it does not understand are skipped, and anything after a module path
+// that does not look like a k8s.io path is ignored.
+func stagingModules(goMod []byte) []string {
+	var mods []string
+	inBlock := "" // the verb of the ( ... ) block we are in, if any
+	for line := range strings.Lines(string(goMod)) {
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
 		}
-	}()
-	start := time.Now()
-	tick := time.NewTicker(20 * time.Second)
-	defer tick.Stop()
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		return err
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait(); pw.Close() }()
-	for {
-		select {
-		case err := <-waitErr:
-			<-done
-			if err != nil {
-				return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, tail.String())
-			}
-			return nil
-		case <-tick.C:
-			fmt.Fprintf(b.opts.Progress, "harness:   %s: %s elapsed, %d packages compiled so far\n",
-				label, time.Since(start).Round(time.Second), pkgs.Load())
-		}
-	}
-}
-
-// tailBuffer keeps the last lines of output.
-type tailBuffer struct{ lines []string }
-
-func (t *tailBuffer) add(s string) {
-	t.lines = append(t.lines, s)
-	if len(t.lines) > 40 {
-		t.lines = t.lines[len(t.lines)-40:]
-	}
-}
-
-func (t *tailBuffer) String() string { return strings.Join(t.lines, "\n") }
-
-// moduleInfo asks the go command where a module version lives.
-func (b *builder) moduleInfo(ctx context.Context, mod string) (goMod, dir string, err error) {
-	out, err := exec.CommandContext(ctx, b.opts.Go, "mod", "download", "-json", mod).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s %s", err, ee.Stderr, out)
-		}
-		return "", "", fmt.Errorf("go mod download %s: %w", mod, err)
-	}
-	var info struct{ GoMod, Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		return "", "", fmt.Errorf("go mod download %s: %w", mod, err)
-	}
-	if info.Error != "" {
-		return "", "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
-	}
-	return info.GoMod, info.Dir, nil
-}
-
-// StagingReplaces reads a k8s.io/kubernetes go.mod and returns the
-// k8s.io modules it requires at v0.0.0 (the staging repos, which the
-// kubernetes repo replaces with local directories); a module outside that
-// repo must replace each with its published v0.X.Y tag.
-func StagingReplaces(goMod []byte) []string {
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(goMod))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "require "))
-		if len(f) < 2 || f[1] != "v0.0.0" || !strings.HasPrefix(f[0], "k8s.io/") || strings.ContainsAny(f[0], `"'\`) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
 			continue
 		}
-		seen[f[0]] = true
+		var spec []string
+		switch {
+		case inBlock != "" && f[0] == ")":
+			inBlock = ""
+			continue
+		case inBlock == "require":
+			spec = f
+		case inBlock != "":
+			continue
+		case len(f) == 2 && f[1] == "(":
+			inBlock = f[0]
+			continue
+		case len(f) == 1 && len(f[0]) > 1 && strings.HasSuffix(f[0], "("):
+			inBlock = strings.TrimSuffix(f[0], "(")
+			continue
+		case f[0] == "require":
+			spec = f[1:]
+		default:
+			continue
+		}
+		if len(spec) != 2 || spec[1] != "v0.0.0" {
+			continue
+		}
+		path := spec[0]
+		if unq, err := strconv.Unquote(path); err == nil {
+			path = unq
+		}
+		if stagingModulePathRE.MatchString(path) && !strings.Contains(path, "..") {
+			mods = append(mods, path)
+		}
 	}
-	out := make([]string, 0, len(seen))
-	for m := range seen {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
+	slices.Sort(mods)
+	return slices.Compact(mods)
 }
 
-// stagingVersion maps v1.37.2 to v0.37.2.
-func stagingVersion(k8s string) string {
-	return "v0." + strings.SplitN(strings.TrimPrefix(k8s, "v1."), "-", 2)[0]
+// versionLDFlags stamps the release version into the binaries as the
+// Kubernetes release build does, so that clients, kwok and the version
+// skew checks see v1.37.2 rather than v0.0.0-master.
+func versionLDFlags(version string) string {
+	minor := strings.SplitN(strings.TrimPrefix(version, "v1."), ".", 2)[0]
+	var flags []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		flags = append(flags,
+			"-X "+pkg+".gitVersion="+version,
+			"-X "+pkg+".gitMajor=1",
+			"-X "+pkg+".gitMinor="+minor,
+			"-X "+pkg+".gitTreeState=clean",
+			"-X "+pkg+".buildDate=1970-01-01T00:00:00Z")
+	}
+	return strings.Join(flags, " ")
+}
+
+// buildEtcd builds etcd's server from a throwaway module whose main calls
+// etcdmain.Main, as etcd's own binary does. The go directive is etcd's.
+func (b *builder) buildEtcd(ctx context.Context, work, out string) error {
+	info, err := b.download(ctx, work, "go.etcd.io/etcd/server/v3@"+EtcdVersion)
+	if err != nil {
+		return err
+	}
+	upstream, err := os.ReadFile(info.GoMod)
+	if err != nil {
+		return fmt.Errorf("read etcd's go.mod: %w", err)
+	}
+	goVersion := goDirective(upstream)
+	if goVersion == "" {
+		return errors.New("etcd's go.mod has no usable go directive")
+	}
+	files := map[string]string{
+		"go.mod": "module stepgate.local/etcd-build\n\ngo " + goVersion + "\n\nrequire go.etcd.io/etcd/server/v3 " + EtcdVersion + "\n",
+		"main.go": "// Command etcd is etcd's server, built by stepgate's test harness.\npackage main\n\n" +
+			"import (\n\t\"os\"\n\n\t\"go.etcd.io/etcd/server/v3/etcdmain\"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n",
+	}
+	if err := writeFiles(work, files); err != nil {
+		return err
+	}
+	if err := b.runGo(ctx, work, "resolving modules", "mod", "tidy"); err != nil {
+		return err
+	}
+	return b.runGo(ctx, work, "building etcd", "build", "-v", "-o", out, ".")
 }

@@ -1,12 +1,13 @@
 package harness
 
 import (
-	"bytes"
-
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,14 +15,21 @@ import (
 	"time"
 )
 
+// stopGrace is how long a component gets between SIGTERM and SIGKILL.
+const stopGrace = 5 * time.Second
+
 // spawner starts child processes from one goroutine locked to its OS
-// thread. Pdeathsig is delivered when the thread that started a child
-// exits, not the process, so the thread must outlive the children: it
-// only exits (by returning while locked) after stop.
+// thread. The kernel sends a child's parent-death signal (Pdeathsig) when
+// the thread that forked it exits, not when the process does, and the Go
+// runtime ends threads at will; a thread that stays locked never goes back
+// to the runtime's pool, so the children die exactly when the test binary
+// does, however it ends. The thread ends after stop, when the children
+// are gone.
 type spawner struct {
-	reqs chan spawnReq
-	once sync.Once
-	done chan struct{}
+	reqs     chan spawnReq
+	quit     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 type spawnReq struct {
@@ -30,72 +38,91 @@ type spawnReq struct {
 }
 
 func newSpawner() *spawner {
-	s := &spawner{reqs: make(chan spawnReq), done: make(chan struct{})}
+	s := &spawner{reqs: make(chan spawnReq), quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		// Never unlocked: when this goroutine returns, its thread exits.
+		runtime.LockOSThread()
 		defer close(s.done)
-		for r := range s.reqs {
-			r.err <- r.cmd.Start()
+		for {
+			select {
+			case r := <-s.reqs:
+				r.err <- r.cmd.Start()
+			case <-s.quit:
+				return
+			}
 		}
 	}()
 	return s
 }
 
+// start starts cmd in its own process group, killed when this process
+// dies.
 func (s *spawner) start(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	r := spawnReq{cmd: cmd, err: make(chan error, 1)}
-	s.reqs <- r
-	return <-r.err
+	select {
+	case s.reqs <- r:
+		return <-r.err
+	case <-s.done:
+		return errors.New("the cluster is stopped")
+	}
 }
 
+// stop ends the spawner's thread; call it when no child is left.
 func (s *spawner) stop() {
-	s.once.Do(func() { close(s.reqs); <-s.done })
+	s.stopOnce.Do(func() { close(s.quit) })
+	<-s.done
 }
 
-// proc is a started child with its log file.
+// proc is a started component with its log file.
 type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
 	log     *os.File
 	exited  chan struct{}
-	waitErr error
+	waitErr error // set before exited is closed
 }
 
-func (c *Cluster) startProc(name string, args []string, env []string) (*proc, error) {
-	logPath := c.Dir + "/" + name + ".log"
-	f, err := os.Create(logPath)
+// startProc starts a component with its output in <dir>/<name>.log.
+func (c *Cluster) startProc(name string, args, env []string) (*proc, error) {
+	logPath := filepath.Join(c.Dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), env...)
 	if err := c.spawner.start(cmd); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, logPath: logPath, log: f, exited: make(chan struct{})}
-	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
 	c.procs = append(c.procs, p)
 	return p, nil
 }
 
-// stop sends SIGTERM to the process group, then SIGKILL after grace.
+// stop sends SIGTERM to the process group, then SIGKILL after grace, and
+// waits for the process to be gone.
 func (p *proc) stop(grace time.Duration) {
-	select {
-	case <-p.exited:
-	default:
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	if p.running() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-p.exited:
 		case <-time.After(grace):
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.exited
 		}
 	}
-	p.log.Close()
+	// Kill the group in any case: what the component started (kwok's exec
+	// shells) may outlive it.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+	_ = p.log.Close()
 }
 
 func (p *proc) running() bool {
@@ -107,31 +134,48 @@ func (p *proc) running() bool {
 	}
 }
 
+// logTailLines is how much of a component's log an error carries.
+const logTailLines = 30
+
 // tail returns the last lines of the process's log, for error messages.
 func (p *proc) tail() string {
-	data, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return ""
-	}
-	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(lines) > 25 {
-		lines = lines[len(lines)-25:]
-	}
-	return fmt.Sprintf("--- last lines of %s ---\n%s", p.logPath, strings.TrimSpace(string(bytes.Join(lines, []byte("\n")))))
+	return fileTail(p.logPath, logTailLines)
 }
 
-// freePorts reserves n distinct free loopback ports. They are released
-// before use, so another process could take one meanwhile; on loopback in a
-// test run that is rare, and the component then fails loudly.
+// fileTail returns the last n lines of a file, under a header naming it.
+func fileTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	defer f.Close()
+	const window = 32 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		_, _ = f.Seek(st.Size()-window, io.SeekStart)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, window))
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return fmt.Sprintf("--- last lines of %s ---\n%s", path, strings.Join(lines, "\n"))
+}
+
+// freePorts finds n distinct free loopback ports. They are released before
+// the components bind them, so another process could take one meanwhile;
+// the component then fails to start and says so in the error.
 func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
+	ls := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close()
 		}
 	}()
 	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
+	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
