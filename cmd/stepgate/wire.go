@@ -63,8 +63,7 @@ func newLogger(e *env, cfg *config.Configuration) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(e.stderr), level)), nil
 }
 
-// openStack opens the store and builds the session manager. Admin commands
-// use it with a quiet logger; serve with the real one.
+// openStack opens the store and builds the session manager.
 func openStack(ctx context.Context, e *env, cfg *config.Configuration, log *zap.Logger) (*stack, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -134,13 +133,19 @@ func secretKey(e *env, cfg *config.Configuration) ([]byte, error) {
 	return key, nil
 }
 
-// adminStack opens the stack for an admin command with --config.
+// adminStack opens the stack for an admin command with --config. Its log
+// goes to stderr like the server's, so an admin action (unlock, reset-mfa,
+// revoke) reaches the log as well as the store's audit trail.
 func adminStack(ctx context.Context, e *env, configPath string) (*stack, error) {
 	cfg, err := loadConfig(e, configPath)
 	if err != nil {
 		return nil, err
 	}
-	return openStack(ctx, e, cfg, zap.NewNop())
+	log, err := newLogger(e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return openStack(ctx, e, cfg, log)
 }
 
 // actor names who ran an admin command, for the audit trail.

@@ -22,6 +22,7 @@ func (s *server) signIn(t *testing.T, u *user, kubeconfig string) {
 	t.Helper()
 	tm := startTerm(t, kubectlEnv(t, kubeconfig), env.stepgate, "login")
 	tm.expect(`Password: `)
+	tm.waitNoEcho()
 	tm.send(u.password)
 	tm.expect(`One-time code[^\n]*: `)
 	tm.send(u.otp.next(t))
@@ -42,8 +43,12 @@ func TestKubectlVerbs(t *testing.T) {
 		tm := startTerm(t, envv, env.kubectl, "get", "pods")
 		tm.expect(`Signing in to stepgate at ` + regexp.QuoteMeta(s.url) + ` as alice\n`)
 		tm.expect(`Password: `)
+		tm.waitNoEcho()
 		tm.send(u.password)
 		tm.expect(`One-time code[^\n]*: `)
+		if strings.Contains(tm.output(), u.password) {
+			t.Errorf("the password was echoed to the terminal:\n%s", tm.output())
+		}
 		tm.send("")
 		qr := tm.expect(`Or enter this secret by hand: [A-Z2-7]+`)
 		if !strings.Contains(qr, "▀") && !strings.Contains(qr, "▄") {
@@ -117,10 +122,33 @@ func TestKubectlVerbs(t *testing.T) {
 			tm.mustSucceed()
 		})
 	}
-	t.Run("attach", func(t *testing.T) {
-		follow(t, envv, []string{"attach", "web"}, func(n int) { env.cluster.AppendAttach(fmt.Sprintf("attach-line-%d", n)) }, "attach-line-")
+	for _, proto := range []struct{ name, env string }{{"WebSocket", "true"}, {"SPDY", "false"}} {
+		t.Run("attach over "+proto.name, func(t *testing.T) {
+			e := append(append([]string{}, envv...), "KUBECTL_REMOTE_COMMAND_WEBSOCKETS="+proto.env)
+			follow(t, e, []string{"attach", "web"}, func(n int) { env.cluster.AppendAttach(fmt.Sprintf("attach-%s-line-%d", proto.name, n)) }, "attach-"+proto.name+"-line-")
+		})
+		t.Run("port-forward round trip over "+proto.name, func(t *testing.T) {
+			portForwardRoundTrip(t, append(append([]string{}, envv...), "KUBECTL_PORT_FORWARD_WEBSOCKETS="+proto.env), env.kubectl)
+		})
+	}
+	t.Run("both transports reached stepgate", func(t *testing.T) {
+		// WebSocket upgrades arrive as GET, SPDY ones as POST: the audit
+		// log shows that each subresource was really tried both ways.
+		// A stream's line is written when it ends, just after kubectl.
+		for _, sub := range []string{"exec", "attach", "portforward"} {
+			for _, method := range []string{"GET", "POST"} {
+				re := regexp.MustCompile(`"requestURI":"/api/v1/namespaces/e2e/pods/web/` + sub + `[^"]*","method":"` + method + `","code":101`)
+				deadline := time.Now().Add(10 * time.Second)
+				for !re.MatchString(s.stderr.String()) {
+					if time.Now().After(deadline) {
+						t.Errorf("no %s %s upgraded through stepgate", method, sub)
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}
 	})
-	t.Run("port-forward round trip", func(t *testing.T) { portForwardRoundTrip(t, envv, env.kubectl) })
 	t.Run("cp", func(t *testing.T) {
 		local := filepath.Join(t.TempDir(), "in.txt")
 		os.WriteFile(local, []byte("copied through stepgate\n"), 0o644)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // term runs a command on a pseudo-terminal, as a person at a shell would,
@@ -101,6 +102,27 @@ func (tm *term) send(line string) {
 	tm.t.Helper()
 	if _, err := io.WriteString(tm.f, line+"\n"); err != nil {
 		tm.t.Fatalf("type into the terminal: %v", err)
+	}
+}
+
+// waitNoEcho waits until the program has switched the terminal's echo
+// off, as it does before reading a password, so that what the test types
+// next is not echoed by the terminal itself before the program is ready.
+func (tm *term) waitNoEcho() {
+	tm.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tio, err := unix.IoctlGetTermios(int(tm.f.Fd()), unix.TCGETS)
+		if err != nil {
+			tm.t.Fatalf("read the terminal's settings: %v", err)
+		}
+		if tio.Lflag&unix.ECHO == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("echo still on 30s after the password prompt; output:\n%s", tm.output())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -172,8 +172,14 @@ type user struct {
 // addUser creates an account (without TOTP) with the CLI.
 func (s *server) addUser(t *testing.T, name string, groups ...string) *user {
 	t.Helper()
+	return s.addUserWith(t, name, nil, groups...)
+}
+
+// addUserWith is addUser with extra flags for user add (such as --admin).
+func (s *server) addUserWith(t *testing.T, name string, flags []string, groups ...string) *user {
+	t.Helper()
 	pw := "tall oak river lamp 7f3a"
-	args := []string{"user", "add", name, "--password-stdin"}
+	args := append([]string{"user", "add", name, "--password-stdin"}, flags...)
 	if len(groups) > 0 {
 		args = append(args, "--groups", strings.Join(groups, ","))
 	}
@@ -185,12 +191,17 @@ func (s *server) addUser(t *testing.T, name string, groups ...string) *user {
 // the first sign-in would.
 func (s *server) enrolledUser(t *testing.T, name string, groups ...string) *user {
 	t.Helper()
-	u := s.addUser(t, name, groups...)
+	return s.enroll(t, s.addUser(t, name, groups...))
+}
+
+// enroll switches TOTP on for a new account through the API.
+func (s *server) enroll(t *testing.T, u *user) *user {
+	t.Helper()
 	ctx := ctxFor(t, time.Minute)
 	c := s.client(t)
-	info, err := c.Login(ctx, web.LoginRequest{Username: name, Password: u.password})
+	info, err := c.Login(ctx, web.LoginRequest{Username: u.name, Password: u.password})
 	if err != nil || !info.EnrollmentRequired {
-		t.Fatalf("first login of %s: %+v %v", name, info, err)
+		t.Fatalf("first login of %s: %+v %v", u.name, info, err)
 	}
 	en, err := c.WithToken(info.Token).BeginEnrollment(ctx)
 	if err != nil {

@@ -209,3 +209,34 @@ func TestServiceTokenAndStepUp(t *testing.T) {
 		t.Errorf("token list:\n%s", list)
 	}
 }
+
+// TestMaxAgeWindowWithKubectl: under a rule with maxAge 10m one code
+// covers every request the rule matches (two deletes in staging), and
+// nothing beyond it (a delete in prod-eu still asks).
+func TestMaxAgeWindowWithKubectl(t *testing.T) {
+	s := startServer(t, stepUpRules, "")
+	pods(t, "staging/win-a", "staging/win-b", "staging/win-c", "prod-eu/win-d")
+	u, kc := stepUpUser(t, s, "hugo")
+	out, err := kubectl(t, kc, "delete", "pod", "win-a", "-n", "staging", "--wait=false")
+	if err == nil || !strings.Contains(out, "needs a fresh one-time code (stepgate rule staging-delete)") {
+		t.Fatalf("first delete in staging: %v\n%s", err, out)
+	}
+	c := s.client(t).WithToken(cachedToken(t, kc))
+	info, err := c.Session(ctxFor(t, time.Minute))
+	if err != nil || info.PendingStepUp == nil {
+		t.Fatalf("pending step-up: %+v %v", info, err)
+	}
+	res, err := c.StepUp(ctxFor(t, time.Minute), stepUpRequest(u, t, info.PendingStepUp.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setCachedToken(t, kc, res.Token)
+	for _, pod := range []string{"win-a", "win-b", "win-c"} {
+		if out, err := kubectl(t, kc, "delete", "pod", pod, "-n", "staging", "--wait=false"); err != nil {
+			t.Errorf("delete %s inside the 10m window: %v\n%s", pod, err, out)
+		}
+	}
+	if out, err := kubectl(t, kc, "delete", "pod", "win-d", "-n", "prod-eu", "--wait=false"); err == nil || !strings.Contains(out, "rule prod-delete") {
+		t.Errorf("the staging window let a prod-eu delete through: %v\n%s", err, out)
+	}
+}
