@@ -145,13 +145,26 @@ func (m *Manager) SetGroups(ctx context.Context, name string, groups []string, a
 	return nil
 }
 
-// SetAdmin grants or takes away the admin flag.
+// SetAdmin grants or takes away the admin flag. Admins are never locked,
+// so making a locked account an admin clears its lock, and the failure
+// count starts again.
 func (m *Manager) SetAdmin(ctx context.Context, name string, admin bool, actor string) error {
-	if _, err := m.updateByName(ctx, name, func(a *Account) error { a.Admin = admin; return nil }); err != nil {
+	var unlocked bool
+	if _, err := m.updateByName(ctx, name, func(a *Account) error {
+		a.Admin, unlocked = admin, false
+		if admin {
+			unlocked = !a.LockedAt.IsZero()
+			a.LockedAt, a.LockedUntil, a.FailedAttempts = time.Time{}, time.Time{}, 0
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	m.audit(ctx, AuditEvent{Type: EventAccountUpdate, User: name, Outcome: OutcomeSuccess,
 		Detail: fmt.Sprintf("admin set to %t by %s", admin, actor)})
+	if unlocked {
+		m.audit(ctx, AuditEvent{Type: EventUnlock, User: name, Outcome: OutcomeSuccess, Detail: "made an admin by " + actor + "; admins are never locked"})
+	}
 	return nil
 }
 

@@ -100,36 +100,32 @@ func (m *Manager) ConfirmEnrollment(ctx context.Context, p *Principal, code, sou
 
 // verifyCurrentCode checks a code for an action the person confirms with
 // their device (step-up, switching TOTP off, new recovery codes); it counts
-// toward the lockout exactly like a sign-in code. allowRecovery lets a
-// recovery code stand in for TOTP.
-func (m *Manager) verifyCurrentCode(ctx context.Context, a *Account, code, source string, allowRecovery bool) (codeCheck, error) {
-	now := m.now()
+// toward the lockout exactly like a sign-in code, and records fail (with
+// the reason) when it fails. allowRecovery lets a recovery code stand in for
+// TOTP; it is spent, and recoveryUse recorded, only if the attempt succeeds.
+func (m *Manager) verifyCurrentCode(ctx context.Context, a *Account, code string, allowRecovery bool, fail, recoveryUse AuditEvent) (attemptResult, error) {
 	if !a.TOTPEnrolled() {
-		return codeCheck{}, ErrNotEnrolled
+		return attemptResult{}, ErrNotEnrolled
 	}
-	if a.LockActive(now) {
-		return codeCheck{}, ErrInvalidCredentials
-	}
-	check := codeCheck{}
-	if allowRecovery || !mfa.LooksLikeRecoveryCode(code) {
-		check = m.checkCode(ctx, a, code, now)
-	}
-	res, err := m.recordAttempt(ctx, a.ID, check.ok, check.step, now)
+	now := m.now()
+	check := m.checkCode(a, code, now, allowRecovery)
+	res, err := m.attempt(ctx, attemptInput{
+		accountID: a.ID, pwOK: true, codeRequired: true, check: check, fail: fail, recoveryUse: recoveryUse,
+	}, now)
 	if err != nil {
-		return check, err
+		return res, err
 	}
-	m.auditAttempt(ctx, a.Name, source, res)
 	if !res.ok {
 		switch {
-		case res.locked:
+		case res.refused:
 		case errors.Is(check.err, mfa.ErrClockDrift):
-			return check, fmt.Errorf("%w: %w", ErrInvalidCredentials, mfa.ErrClockDrift)
+			return res, fmt.Errorf("%w: %w", ErrInvalidCredentials, mfa.ErrClockDrift)
 		case res.replay:
-			return check, fmt.Errorf("%w: %w", ErrInvalidCredentials, ErrCodeReused)
+			return res, fmt.Errorf("%w: %w", ErrInvalidCredentials, ErrCodeReused)
 		}
-		return check, ErrInvalidCredentials
+		return res, ErrInvalidCredentials
 	}
-	return check, nil
+	return res, nil
 }
 
 // DisableTOTP switches TOTP off for the principal's own account after a
@@ -142,7 +138,8 @@ func (m *Manager) DisableTOTP(ctx context.Context, p *Principal, code, source st
 	if m.MFARequired(a) {
 		return ErrMFARequired
 	}
-	if _, err := m.verifyCurrentCode(ctx, a, code, source, false); err != nil {
+	fail := AuditEvent{Type: EventMFADisable, User: a.Name, SessionID: p.SessionID, Source: source, Outcome: OutcomeFailure}
+	if _, err := m.verifyCurrentCode(ctx, a, code, false, fail, AuditEvent{}); err != nil {
 		return err
 	}
 	if err := m.clearTOTP(ctx, a.ID); err != nil {
@@ -180,13 +177,16 @@ func (m *Manager) clearTOTP(ctx context.Context, accountID string) error {
 }
 
 // RegenerateRecoveryCodes replaces all of the principal's recovery codes
-// after a current TOTP code and returns the new ones, to be shown once.
+// after a current TOTP code and returns the new ones, to be shown once. A
+// recovery code is not a current code: it is refused (and not spent), so
+// someone holding only a leaked recovery code cannot mint a fresh set.
 func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, p *Principal, code, source string) ([]string, error) {
 	a, err := m.personalAccount(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.verifyCurrentCode(ctx, a, code, source, false); err != nil {
+	fail := AuditEvent{Type: EventRecoveryRegen, User: a.Name, SessionID: p.SessionID, Source: source, Outcome: OutcomeFailure}
+	if _, err := m.verifyCurrentCode(ctx, a, code, false, fail, AuditEvent{}); err != nil {
 		return nil, err
 	}
 	codes, hashes, err := mfa.NewRecoveryCodes()

@@ -44,6 +44,9 @@ type fixture struct {
 type fixtureOpts struct {
 	lock        LockPolicy
 	mfaRequired []string
+	// wrap, when set, wraps the SQLite store the Manager uses (fixture.store
+	// stays the bare one).
+	wrap func(Store) Store
 }
 
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
@@ -71,8 +74,12 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		o.mfaRequired = []string{"*"}
 	}
 	c := newClock()
+	var ms Store = store
+	if o.wrap != nil {
+		ms = o.wrap(store)
+	}
 	m, err := New(Options{
-		Store: store, Hasher: hasher, Sealer: sealer, Lock: o.lock, MFARequiredForGroups: o.mfaRequired,
+		Store: ms, Hasher: hasher, Sealer: sealer, Lock: o.lock, MFARequiredForGroups: o.mfaRequired,
 		Clock: c.Now, PasswordPolicy: mfa.PasswordPolicy{MinLength: 12, MaxLength: 256},
 	})
 	if err != nil {
@@ -146,4 +153,60 @@ func (f *fixture) account(name string) *Account {
 		f.t.Fatal(err)
 	}
 	return a
+}
+
+// enrolledWithCodes is enrolled, also returning the account's recovery
+// codes.
+func (f *fixture) enrolledWithCodes(name string, admin bool, groups ...string) (string, []string) {
+	f.t.Helper()
+	f.addUser(name, admin, groups...)
+	key, err := f.totp.NewKey(name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	codes, err := f.m.EnrollDirect(context.Background(), name, key.Secret, f.clock.Now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return key.Secret, codes
+}
+
+// codesLeft counts the named account's unused recovery codes.
+func (f *fixture) codesLeft(name string) int {
+	f.t.Helper()
+	n, err := f.store.RecoveryCodesLeft(context.Background(), f.account(name).ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// events returns the stored audit events of user with type typ, oldest
+// first.
+func (f *fixture) events(user, typ string) []AuditEvent {
+	f.t.Helper()
+	all, err := f.store.ListAudit(context.Background(), AuditFilter{User: user})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []AuditEvent
+	for _, e := range all {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// lockNow locks the named account for an hour behind the Manager's back,
+// as another process would.
+func (f *fixture) lockNow(name string) {
+	f.t.Helper()
+	now := f.clock.Now()
+	if _, err := f.store.UpdateAccount(context.Background(), f.account(name).ID, func(a *Account) error {
+		a.LockedAt, a.LockedUntil = now, now.Add(time.Hour)
+		return nil
+	}); err != nil {
+		f.t.Fatal(err)
+	}
 }

@@ -32,18 +32,23 @@ type LoginResult struct {
 	RecoveryCodesLeft  int
 }
 
-// codeCheck is the outcome of checking a one-time code before the
-// account's counters are updated.
+// codeCheck is what can be told about a one-time code before the attempt
+// is recorded. A TOTP code is verified; its step is recorded (or refused as
+// a replay) with the failure counter. A recovery code is only recognised;
+// it is looked up and spent inside the attempt's transaction.
 type codeCheck struct {
-	ok       bool
-	step     int64 // TOTP time step to record, 0 for a recovery code
-	recovery bool
-	err      error // mfa.ErrClockDrift when that is why it failed
+	ok              bool   // a valid TOTP code
+	step            int64  // its time step
+	recovery        bool   // looks like a recovery code, and one is allowed here
+	recoveryHash    string // its hash, when recovery
+	recoveryRefused bool   // looks like a recovery code, and none is allowed here
+	err             error  // mfa.ErrClockDrift when that is why it failed
 }
 
 // Login checks a password and a one-time code and opens a session. Every
 // failure, including an unknown user or a locked account, is
-// ErrInvalidCredentials after the same password-hashing work; a code from
+// ErrInvalidCredentials after the same password-hashing work and the same
+// store work (one committed transaction recording the failure); a code from
 // a drifted clock (with the right password) also wraps mfa.ErrClockDrift
 // so the person can be told to fix their device's clock.
 func (m *Manager) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
@@ -52,67 +57,48 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	hash := ""
+	hash, id := "", ""
 	if acct != nil {
-		hash = acct.PasswordHash
+		hash, id = acct.PasswordHash, acct.ID
 	}
 	// The hash is verified for every attempt so the work is the same.
 	pwOK, err := m.hasher.Verify(ctx, hash, req.Password)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	fail := func(a *Account, detail string) error {
-		user := "(unknown)" // never log what was typed: it may be a password
-		if a != nil {
-			user = a.Name
-		}
-		m.audit(ctx, AuditEvent{Type: EventLogin, User: user, Source: req.Source, Outcome: OutcomeFailure, Detail: detail})
-		return ErrInvalidCredentials
+	// The code is checked whatever the account's lock or disabled state, so
+	// not even the password's owner can tell a locked account by the work.
+	var check codeCheck
+	if acct != nil && pwOK && acct.TOTPEnrolled() {
+		check = m.checkCode(acct, req.Code, now, true)
 	}
-	switch {
-	case acct == nil:
-		return nil, fail(nil, "unknown user")
-	case acct.Disabled:
-		return nil, fail(acct, "account disabled")
-	case acct.LockActive(now):
-		return nil, fail(acct, "account locked")
-	}
-	check := codeCheck{ok: true}
-	if pwOK && acct.TOTPEnrolled() {
-		check = m.checkCode(ctx, acct, req.Code, now)
-	}
-	res, err := m.recordAttempt(ctx, acct.ID, pwOK && check.ok, check.step, now)
+	sid := newID("s-") // named now so a recovery code's audit event can name it
+	res, err := m.attempt(ctx, attemptInput{
+		accountID: id, pwOK: pwOK, check: check, signIn: true,
+		// "(unknown)": never log what was typed, it may be a password.
+		fail:        AuditEvent{Type: EventLogin, User: "(unknown)", Source: req.Source, Outcome: OutcomeFailure},
+		recoveryUse: AuditEvent{Type: EventRecoveryUse, SessionID: sid, Source: req.Source, Outcome: OutcomeSuccess, Detail: "at sign-in"},
+	}, now)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	m.auditAttempt(ctx, acct.Name, req.Source, res)
 	if !res.ok {
-		detail := "wrong password"
-		switch {
-		case res.locked:
-			detail = "account locked"
-		case pwOK && res.replay:
-			detail = "replayed code"
-		case pwOK:
-			detail = "wrong code"
+		if pwOK && !res.refused && errors.Is(check.err, mfa.ErrClockDrift) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidCredentials, mfa.ErrClockDrift)
 		}
-		err := fail(acct, detail)
-		if pwOK && !res.locked && errors.Is(check.err, mfa.ErrClockDrift) {
-			err = fmt.Errorf("%w: %w", ErrInvalidCredentials, mfa.ErrClockDrift)
-		}
-		return nil, err
+		return nil, ErrInvalidCredentials
 	}
-	return m.openSession(ctx, res.account, req, check, now)
+	return m.openSession(ctx, res.account, req, res.recovery, sid, now)
 }
 
-func (m *Manager) openSession(ctx context.Context, a *Account, req LoginRequest, check codeCheck, now time.Time) (*LoginResult, error) {
+func (m *Manager) openSession(ctx context.Context, a *Account, req LoginRequest, recovery bool, sid string, now time.Time) (*LoginResult, error) {
 	enrollOnly := !a.TOTPEnrolled() && m.MFARequired(a)
 	token, hash, err := newToken(sessionTokenPrefix)
 	if err != nil {
 		return nil, err
 	}
 	r := &SessionRecord{
-		ID: newID("s-"), AccountID: a.ID, TokenHash: hash, EnrollmentOnly: enrollOnly,
+		ID: sid, AccountID: a.ID, TokenHash: hash, EnrollmentOnly: enrollOnly,
 		Source: req.Source, UserAgent: truncate(req.UserAgent, 200),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.abs),
 	}
@@ -124,7 +110,7 @@ func (m *Manager) openSession(ctx context.Context, a *Account, req LoginRequest,
 	}
 	detail := "password and one-time code"
 	switch {
-	case check.recovery:
+	case recovery:
 		detail = "password and recovery code"
 	case enrollOnly:
 		detail = "password; two-factor enrollment required"
@@ -132,24 +118,22 @@ func (m *Manager) openSession(ctx context.Context, a *Account, req LoginRequest,
 		detail = "password only (two-factor not required)"
 	}
 	m.audit(ctx, AuditEvent{Type: EventLogin, User: a.Name, SessionID: r.ID, Source: req.Source, Outcome: OutcomeSuccess, Detail: detail})
-	out := &LoginResult{Token: token, Principal: principalFor(r, a), EnrollmentRequired: enrollOnly, UsedRecoveryCode: check.recovery}
-	if check.recovery {
+	out := &LoginResult{Token: token, Principal: principalFor(r, a), EnrollmentRequired: enrollOnly, UsedRecoveryCode: recovery}
+	if recovery {
 		out.RecoveryCodesLeft, _ = m.store.RecoveryCodesLeft(ctx, a.ID)
 	}
 	return out, nil
 }
 
-// checkCode checks a TOTP or recovery code for an enrolled account. A
-// recovery code is spent here; a TOTP step is only recorded by
-// recordAttempt, atomically with the failure counter.
-func (m *Manager) checkCode(ctx context.Context, a *Account, code string, now time.Time) codeCheck {
+// checkCode looks at a code for an enrolled account without touching the
+// store: a TOTP code is verified; a recovery code (when allowRecovery) is
+// only hashed, to be checked and spent by attempt.
+func (m *Manager) checkCode(a *Account, code string, now time.Time, allowRecovery bool) codeCheck {
 	if mfa.LooksLikeRecoveryCode(code) {
-		used, err := m.store.UseRecoveryCode(ctx, a.ID, mfa.HashRecoveryCode(code), now)
-		if err != nil || !used {
-			return codeCheck{err: err}
+		if !allowRecovery {
+			return codeCheck{recoveryRefused: true}
 		}
-		m.audit(ctx, AuditEvent{Type: EventRecoveryUse, User: a.Name, Outcome: OutcomeSuccess})
-		return codeCheck{ok: true, recovery: true}
+		return codeCheck{recovery: true, recoveryHash: mfa.HashRecoveryCode(code)}
 	}
 	secret, err := m.sealer.Open(a.TOTPSecret, []byte(a.ID))
 	if err != nil {
@@ -163,79 +147,164 @@ func (m *Manager) checkCode(ctx context.Context, a *Account, code string, now ti
 	return codeCheck{ok: true, step: step}
 }
 
-// attempt is what recordAttempt did to the account.
-type attempt struct {
+// attemptInput is one sign-in or code attempt for attempt to record.
+type attemptInput struct {
+	accountID string // "" when no account has the name
+	pwOK      bool   // the password checked out; true where none is asked
+	// codeRequired asks for a code even if the account has no TOTP (a
+	// step-up); otherwise one is needed only when the account has TOTP.
+	codeRequired bool
+	check        codeCheck
+	signIn       bool // a success counts as the account's last sign-in
+	// fail is the event recorded when the attempt fails; its Detail, if
+	// any, is followed by the reason, and User is set to the account's name
+	// when there is an account.
+	fail AuditEvent
+	// recoveryUse is the event recorded when a recovery code is spent.
+	recoveryUse AuditEvent
+}
+
+// attemptResult is what attempt did.
+type attemptResult struct {
 	ok        bool
+	refused   bool // unknown, disabled or locked: nothing was counted
 	locked    bool // the account was locked when the attempt was recorded
 	lockedNow bool // this attempt locked it
 	unlocked  bool // an expired lock was cleared
 	replay    bool
+	recovery  bool // a recovery code was spent
 	account   *Account
 }
 
-// errLocked aborts recordAttempt's update without writing: attempts
-// against a locked account change nothing, so they cannot extend the lock.
-var errLocked = errors.New("account locked")
-
-// recordAttempt updates the failure counter and lock atomically. ok says
-// whether the credentials checked out; step, when not 0, is the TOTP step
-// to record, and a step not newer than the last accepted one turns the
-// attempt into a failed replay.
-func (m *Manager) recordAttempt(ctx context.Context, accountID string, ok bool, step int64, now time.Time) (attempt, error) {
-	var res attempt
-	a, err := m.store.UpdateAccount(ctx, accountID, func(a *Account) error {
-		res = attempt{}
-		if a.LockActive(now) {
-			res.locked = true
-			return errLocked
-		}
-		if !a.LockedAt.IsZero() {
-			a.LockedAt, a.LockedUntil, a.FailedAttempts = time.Time{}, time.Time{}, 0
-			res.unlocked = true
-		}
-		if ok && step != 0 {
-			if step <= a.TOTPLastStep {
-				ok, res.replay = false, true
-			} else {
-				a.TOTPLastStep = step
-			}
-		}
-		if ok {
-			a.FailedAttempts, a.LastLoginAt, res.ok = 0, now, true
-			return nil
-		}
-		a.FailedAttempts++
-		if m.lock.Enabled && !a.Admin && a.FailedAttempts >= m.lock.FailureTriggers {
-			a.LockedAt = now
-			if m.lock.Duration > 0 {
-				a.LockedUntil = now.Add(m.lock.Duration)
-			}
-			res.lockedNow = true
-		}
-		return nil
+// attempt records an attempt and its audit events in one store
+// transaction, whatever the outcome, so that failures against unknown,
+// disabled, locked and counting accounts cost the store the same.
+func (m *Manager) attempt(ctx context.Context, in attemptInput, now time.Time) (attemptResult, error) {
+	var (
+		res    attemptResult
+		events []AuditEvent
+	)
+	err := m.store.RecordAttempt(ctx, in.accountID, in.check.recoveryHash, now, func(at *Attempt) {
+		res = m.decide(&in, at, now)
+		events = at.Events
 	})
-	if errors.Is(err, errLocked) {
-		return res, nil
-	}
 	if err != nil {
-		return res, err
+		return attemptResult{}, err
 	}
-	res.account = a
+	for _, e := range events {
+		m.logEvent(e)
+	}
 	return res, nil
 }
 
-func (m *Manager) auditAttempt(ctx context.Context, user, source string, res attempt) {
-	if res.unlocked {
-		m.audit(ctx, AuditEvent{Type: EventUnlock, User: user, Source: source, Outcome: OutcomeSuccess, Detail: "lock expired"})
+// decide is the lockout policy, run inside the attempt's transaction on the
+// account as it is now. Attempts against a locked account change nothing,
+// so they cannot extend the lock; an expired lock is cleared first, so the
+// count starts again. A recovery code is spent only when the attempt
+// succeeds.
+func (m *Manager) decide(in *attemptInput, at *Attempt, now time.Time) attemptResult {
+	var res attemptResult
+	a := at.Account
+	switch {
+	case a == nil:
+		res.refused = true
+		addEvent(at, in.fail, now, "unknown user")
+		return res
+	case a.Disabled:
+		res.refused = true
+		addEvent(at, in.fail, now, "account disabled")
+		return res
+	case a.LockActive(now):
+		res.refused, res.locked = true, true
+		addEvent(at, in.fail, now, "account locked")
+		return res
 	}
-	if res.lockedNow {
-		detail := "until an admin unlocks it"
-		if m.lock.Duration > 0 {
-			detail = "for " + m.lock.Duration.String()
+	at.Write, res.account = true, a
+	if !a.LockedAt.IsZero() {
+		a.LockedAt, a.LockedUntil, a.FailedAttempts = time.Time{}, time.Time{}, 0
+		res.unlocked = true
+		addEvent(at, in.note(EventUnlock), now, "lock expired")
+	}
+	needCode := in.codeRequired || a.TOTPEnrolled()
+	recovery := needCode && in.check.recovery
+	ok := in.pwOK && (!needCode || in.check.ok || recovery && at.RecoveryUnused)
+	if ok && needCode && !recovery {
+		if in.check.step <= a.TOTPLastStep {
+			ok, res.replay = false, true
+		} else {
+			a.TOTPLastStep = in.check.step
 		}
-		m.audit(ctx, AuditEvent{Type: EventLock, User: user, Source: source, Outcome: OutcomeSuccess,
-			Detail: fmt.Sprintf("%d failed attempts; locked %s", m.lock.FailureTriggers, detail)})
 	}
+	if !ok {
+		m.countFailure(in, at, &res, now)
+		return res
+	}
+	a.FailedAttempts, res.ok = 0, true
+	if in.signIn {
+		a.LastLoginAt = now
+	}
+	if recovery {
+		at.SpendRecovery, res.recovery = true, true
+		addEvent(at, in.recoveryUse, now, "")
+	}
+	return res
+}
+
+// countFailure counts a failed attempt and locks the account when the
+// policy says so (never an admin's).
+func (m *Manager) countFailure(in *attemptInput, at *Attempt, res *attemptResult, now time.Time) {
+	a := at.Account
+	a.FailedAttempts++
+	if m.lock.Enabled && !a.Admin && a.FailedAttempts >= m.lock.FailureTriggers {
+		a.LockedAt = now
+		if m.lock.Duration > 0 {
+			a.LockedUntil = now.Add(m.lock.Duration)
+		}
+		res.lockedNow = true
+	}
+	addEvent(at, in.fail, now, failureDetail(in, *res))
+	if res.lockedNow {
+		how := "until an admin unlocks it"
+		if m.lock.Duration > 0 {
+			how = "for " + m.lock.Duration.String()
+		}
+		addEvent(at, in.note(EventLock), now, fmt.Sprintf("%d failed attempts; locked %s", m.lock.FailureTriggers, how))
+	}
+}
+
+// note is an event of type typ about the attempt's session and source.
+func (in *attemptInput) note(typ string) AuditEvent {
+	return AuditEvent{Type: typ, SessionID: in.fail.SessionID, Source: in.fail.Source, Outcome: OutcomeSuccess}
+}
+
+// addEvent appends e to the attempt's events at now, naming the account
+// when there is one and adding detail after e's own.
+func addEvent(at *Attempt, e AuditEvent, now time.Time, detail string) {
+	e.Time = now
+	if at.Account != nil {
+		e.User = at.Account.Name
+	}
+	switch {
+	case e.Detail == "":
+		e.Detail = detail
+	case detail != "":
+		e.Detail += ": " + detail
+	}
+	at.Events = append(at.Events, e)
+}
+
+func failureDetail(in *attemptInput, res attemptResult) string {
+	switch {
+	case !in.pwOK:
+		return "wrong password"
+	case res.replay:
+		return "replayed code"
+	case in.check.recovery:
+		return "unknown or used recovery code"
+	case in.check.recoveryRefused:
+		return "recovery code not accepted here"
+	}
+	return "wrong code"
 }
 
 func truncate(s string, n int) string {

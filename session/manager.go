@@ -282,6 +282,11 @@ func (m *Manager) audit(ctx context.Context, e AuditEvent) {
 	if err := m.store.AppendAudit(context.WithoutCancel(ctx), &e); err != nil {
 		m.log.Error("store audit event", zap.String("type", e.Type), zap.Error(err))
 	}
+	m.logEvent(e)
+}
+
+// logEvent writes an authentication event, already stored, to the log.
+func (m *Manager) logEvent(e AuditEvent) {
 	if ce := m.log.Check(zap.InfoLevel, "auth event"); ce != nil {
 		ce.Write(zap.String("type", e.Type), zap.String("user", e.User), zap.String("session", e.SessionID),
 			zap.String("source", e.Source), zap.String("outcome", e.Outcome), zap.String("detail", e.Detail))

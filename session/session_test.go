@@ -3,9 +3,12 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"stepgate.io/stepgate/mfa"
 )
@@ -318,6 +321,65 @@ func TestRegenerateRecoveryCodes(t *testing.T) {
 	}
 	if _, err := f.login("alice", testPassword, newCodes[1]); err != nil {
 		t.Errorf("new recovery code: %v", err)
+	}
+}
+
+// recoveryRows returns the account's stored recovery codes (hash and
+// used time), in a stable order.
+func (f *fixture) recoveryRows(name string) []string {
+	f.t.Helper()
+	rows, err := f.store.db.QueryContext(context.Background(),
+		`SELECT hash, used_at FROM recovery_codes WHERE account_id = ? ORDER BY hash`, f.account(name).ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var hash string
+		var used int64
+		if err := rows.Scan(&hash, &used); err != nil {
+			f.t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s used=%d", hash, used))
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+// Regenerating recovery codes needs a current TOTP code: a wrong code and a
+// recovery code (which is not a current code, and could be a leaked one)
+// are both refused, leave every code as it was, and spend nothing.
+func TestRegenerateRecoveryCodesNeedsCurrentCode(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		code func(codes []string) string
+	}{
+		{"wrong code", func([]string) string { return "000000" }},
+		{"recovery code", func(codes []string) string { return codes[2] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{})
+			secret, codes := f.enrolledWithCodes("alice", false)
+			res := f.mustLogin("alice", secret)
+			before := f.recoveryRows("alice")
+			got, err := f.m.RegenerateRecoveryCodes(ctx, res.Principal, tc.code(codes), "192.0.2.5")
+			if !errors.Is(err, ErrInvalidCredentials) || got != nil {
+				t.Fatalf("regenerate: %v %v, want ErrInvalidCredentials", got, err)
+			}
+			if diff := cmp.Diff(before, f.recoveryRows("alice")); diff != "" {
+				t.Errorf("recovery codes changed (-before +after):\n%s", diff)
+			}
+			if n := len(f.events("alice", EventRecoveryRegen)); n != 1 {
+				t.Errorf("%d regenerate events, want 1 (the failure)", n)
+			}
+			if _, err := f.login("alice", testPassword, codes[2]); err != nil {
+				t.Errorf("old recovery code after a refused regenerate: %v", err)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -98,21 +99,80 @@ func (s *SQLiteStore) UpdateAccount(ctx context.Context, id string, fn func(*Acc
 		if err := fn(a); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE accounts SET name = ?, groups_json = ?, admin = ?, disabled = ?,
-			password_hash = ?, totp_secret = ?, totp_pending = ?, totp_last_step = ?, failed_attempts = ?,
-			locked_at = ?, locked_until = ?, last_login_at = ? WHERE id = ?`,
-			a.Name, encodeStrings(a.Groups), a.Admin, a.Disabled, a.PasswordHash, a.TOTPSecret, a.TOTPPending,
-			a.TOTPLastStep, a.FailedAttempts, nanos(a.LockedAt), nanos(a.LockedUntil), nanos(a.LastLoginAt), id)
-		if err != nil {
+		if err := writeAccount(ctx, tx, id, a); err != nil {
 			return fmt.Errorf("update account: %w", err)
 		}
 		out = a
-		return recordChange(ctx, tx, ChangeAccount, id)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// writeAccount writes a over the account with id and logs the change.
+func writeAccount(ctx context.Context, tx *sql.Tx, id string, a *Account) error {
+	_, err := tx.ExecContext(ctx, `UPDATE accounts SET name = ?, groups_json = ?, admin = ?, disabled = ?,
+		password_hash = ?, totp_secret = ?, totp_pending = ?, totp_last_step = ?, failed_attempts = ?,
+		locked_at = ?, locked_until = ?, last_login_at = ? WHERE id = ?`,
+		a.Name, encodeStrings(a.Groups), a.Admin, a.Disabled, a.PasswordHash, a.TOTPSecret, a.TOTPPending,
+		a.TOTPLastStep, a.FailedAttempts, nanos(a.LockedAt), nanos(a.LockedUntil), nanos(a.LastLoginAt), id)
+	if err != nil {
+		return err
+	}
+	return recordChange(ctx, tx, ChangeAccount, id)
+}
+
+// RecordAttempt implements Store. The same statements run for every
+// attempt with the same input (an unknown id reads no row, and a recovery
+// hash is looked up whether or not the account exists); only the writes
+// decide asks for differ, inside the one transaction.
+func (s *SQLiteStore) RecordAttempt(ctx context.Context, accountID, recoveryHash string, now time.Time, decide func(*Attempt)) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		at := &Attempt{}
+		a, err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, accountID))
+		switch {
+		case err == nil:
+			at.Account = a
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if recoveryHash != "" {
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = ? AND hash = ? AND used_at = 0`,
+				accountID, recoveryHash).Scan(&n)
+			if err != nil {
+				return err
+			}
+			at.RecoveryUnused = at.Account != nil && n == 1
+		}
+		decide(at)
+		if at.Write && at.Account != nil {
+			if err := writeAccount(ctx, tx, accountID, at.Account); err != nil {
+				return err
+			}
+		}
+		if at.SpendRecovery {
+			if !at.RecoveryUnused {
+				return errors.New("spend a recovery code that is not unused")
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND hash = ? AND used_at = 0`,
+				now.UnixNano(), accountID, recoveryHash); err != nil {
+				return err
+			}
+		}
+		for i := range at.Events {
+			if err := appendAudit(ctx, tx, &at.Events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record attempt: %w", err)
+	}
+	return nil
 }
 
 // DeleteAccount implements Store. Its sessions and codes go with it.

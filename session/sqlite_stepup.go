@@ -104,10 +104,14 @@ func (s *SQLiteStore) ConsumeGrant(ctx context.Context, sessionID, rule string, 
 }
 
 // WindowOpen implements Store.
-func (s *SQLiteStore) WindowOpen(ctx context.Context, sessionID, rule string, now time.Time) (bool, error) {
+func (s *SQLiteStore) WindowOpen(ctx context.Context, sessionID, rule string, maxAge time.Duration, now time.Time) (bool, error) {
+	if maxAge <= 0 {
+		return false, nil
+	}
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM grants WHERE session_id = ? AND rule = ? AND is_window = 1
-		AND created_at <= ? AND expires_at > ?`, sessionID, rule, now.UnixNano(), now.UnixNano()).Scan(&n)
+		AND created_at <= ? AND created_at > ? AND expires_at > ?`,
+		sessionID, rule, now.UnixNano(), now.Add(-maxAge).UnixNano(), now.UnixNano()).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("check step-up window: %w", err)
 	}
@@ -116,10 +120,22 @@ func (s *SQLiteStore) WindowOpen(ctx context.Context, sessionID, rule string, no
 
 // AppendAudit implements Store.
 func (s *SQLiteStore) AppendAudit(ctx context.Context, e *AuditEvent) error {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO audit_events (at, type, user, session_id, source, outcome, detail)
+	if err := appendAudit(ctx, s.db, e); err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// execer is what *sql.DB and *sql.Tx share for writing.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func appendAudit(ctx context.Context, db execer, e *AuditEvent) error {
+	res, err := db.ExecContext(ctx, `INSERT INTO audit_events (at, type, user, session_id, source, outcome, detail)
 		VALUES (?,?,?,?,?,?,?)`, nanos(e.Time), e.Type, e.User, e.SessionID, e.Source, e.Outcome, e.Detail)
 	if err != nil {
-		return fmt.Errorf("append audit event: %w", err)
+		return err
 	}
 	e.Seq, _ = res.LastInsertId()
 	return nil

@@ -91,15 +91,24 @@ func (m *Manager) StepUp(ctx context.Context, p *Principal, req StepUpRequest) (
 	if err != nil {
 		return nil, err
 	}
-	check, err := m.verifyCurrentCode(ctx, a, req.Code, req.Source, true)
+	subject := "elevate for " + req.Elevate.String()
+	if ch != nil {
+		subject = "rule " + ch.Rule
+	}
+	fail := AuditEvent{Type: EventStepUpFail, User: p.User, SessionID: p.SessionID, Source: req.Source, Outcome: OutcomeFailure, Detail: subject}
+	use := AuditEvent{Type: EventRecoveryUse, SessionID: p.SessionID, Source: req.Source, Outcome: OutcomeSuccess, Detail: "at step-up: " + subject}
+	att, err := m.verifyCurrentCode(ctx, a, req.Code, true, fail, use)
+	if errors.Is(err, ErrNotEnrolled) {
+		fail.Detail += ": two-factor authentication is not set up"
+		m.audit(ctx, fail)
+	}
 	if err != nil {
-		m.audit(ctx, AuditEvent{Type: EventStepUpFail, User: p.User, SessionID: p.SessionID, Source: req.Source, Outcome: OutcomeFailure})
 		return nil, err
 	}
 	now := m.now()
-	res := &StepUpResult{Challenge: ch, UsedRecoveryCode: check.recovery}
+	res := &StepUpResult{Challenge: ch, UsedRecoveryCode: att.recovery}
 	if ch != nil {
-		if err := m.grantChallenge(ctx, ch, now); err != nil {
+		if err := m.grantChallenge(ctx, ch, p.User, req.Source, now); err != nil {
 			return nil, err
 		}
 	}
@@ -120,7 +129,7 @@ func (m *Manager) StepUp(ctx context.Context, p *Principal, req StepUpRequest) (
 	return res, nil
 }
 
-func (m *Manager) grantChallenge(ctx context.Context, ch *Challenge, now time.Time) error {
+func (m *Manager) grantChallenge(ctx context.Context, ch *Challenge, user, source string, now time.Time) error {
 	g := &Grant{ID: newID("g-"), SessionID: ch.SessionID, Rule: ch.Rule, Request: ch.Request, CreatedAt: now, ExpiresAt: now.Add(m.chTTL)}
 	detail := fmt.Sprintf("rule %s: %s (once, for %s)", ch.Rule, ch.Description, m.chTTL)
 	if ch.MaxAge > 0 {
@@ -133,13 +142,14 @@ func (m *Manager) grantChallenge(ctx context.Context, ch *Challenge, now time.Ti
 	if err := m.store.DeleteChallenge(ctx, ch.SessionID); err != nil {
 		return err
 	}
-	m.audit(ctx, AuditEvent{Type: EventStepUpGrant, SessionID: ch.SessionID, Outcome: OutcomeSuccess, Detail: detail})
+	m.audit(ctx, AuditEvent{Type: EventStepUpGrant, User: user, SessionID: ch.SessionID, Source: source, Outcome: OutcomeSuccess, Detail: detail})
 	return nil
 }
 
 // StepUpSatisfied reports whether p may pass the step-up rule for req now:
 // through an elevation window or a rule window (only when maxAge > 0, and
-// no older than maxAge), or by spending a single-use grant for exactly req.
+// no older than maxAge as the rule has it now, whatever it was when the
+// window opened), or by spending a single-use grant for exactly req.
 func (m *Manager) StepUpSatisfied(ctx context.Context, p *Principal, rule string, maxAge time.Duration, req Request) (bool, error) {
 	if p.Machine || p.EnrollmentOnly {
 		return false, nil
@@ -149,7 +159,7 @@ func (m *Manager) StepUpSatisfied(ctx context.Context, p *Principal, rule string
 		if !p.ElevatedAt.IsZero() && now.Before(p.ElevatedUntil) && now.Before(p.ElevatedAt.Add(maxAge)) {
 			return true, nil
 		}
-		open, err := m.store.WindowOpen(ctx, p.SessionID, rule, now)
+		open, err := m.store.WindowOpen(ctx, p.SessionID, rule, maxAge, now)
 		if err != nil || open {
 			return open, err
 		}

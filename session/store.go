@@ -21,6 +21,19 @@ type Store interface {
 	// atomically: no other UpdateAccount of the same account interleaves.
 	// If fn returns an error nothing is written and that error is returned.
 	UpdateAccount(ctx context.Context, id string, fn func(*Account) error) (*Account, error)
+	// RecordAttempt records one sign-in or one-time-code attempt in exactly
+	// one committed write transaction, whatever its outcome. It reads the
+	// account with accountID (nil in the Attempt when none has it, which is
+	// how an unknown user's attempt is recorded), checks whether
+	// recoveryHash, when not "", is one of the account's unused recovery
+	// codes, and calls decide; then, in the same transaction, it writes the
+	// account back if decide set Write, marks the recovery code used at now
+	// if decide set SpendRecovery, and appends decide's Events. No other
+	// RecordAttempt or UpdateAccount of the account interleaves. decide must
+	// do nothing but fill in the Attempt. Because every attempt commits one
+	// transaction, the store's timing does not tell an unknown user, a
+	// disabled or locked account and a counted failure apart.
+	RecordAttempt(ctx context.Context, accountID, recoveryHash string, now time.Time, decide func(*Attempt)) error
 	DeleteAccount(ctx context.Context, id string) error
 
 	// SetRecoveryCodes replaces the account's recovery codes (hashes only).
@@ -61,8 +74,9 @@ type Store interface {
 	// whether there was one.
 	ConsumeGrant(ctx context.Context, sessionID, rule string, req Request, now time.Time) (bool, error)
 	// WindowOpen reports whether a window grant of the session for rule is
-	// open at now.
-	WindowOpen(ctx context.Context, sessionID, rule string, now time.Time) (bool, error)
+	// open at now and was opened less than maxAge before now, so a window
+	// opened under a longer maxAge than the rule has today closes early.
+	WindowOpen(ctx context.Context, sessionID, rule string, maxAge time.Duration, now time.Time) (bool, error)
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
@@ -78,4 +92,23 @@ type Store interface {
 	// grants, old change-log entries).
 	Prune(ctx context.Context, now time.Time) error
 	Close() error
+}
+
+// Attempt is one sign-in or one-time-code attempt as RecordAttempt hands it
+// to its decide function, and what that function made of it.
+type Attempt struct {
+	// Account is the account as read in the transaction, nil when there is
+	// none. decide may change it; it is written back only if Write is set.
+	Account *Account
+	// RecoveryUnused reports whether the recovery code offered (by hash) is
+	// one of Account's unused codes.
+	RecoveryUnused bool
+
+	// Write asks for Account to be written back.
+	Write bool
+	// SpendRecovery asks for the offered recovery code to be marked used;
+	// it is only valid when RecoveryUnused is true.
+	SpendRecovery bool
+	// Events are appended to the audit trail in the same transaction.
+	Events []AuditEvent
 }
