@@ -74,6 +74,13 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"idle > absolute", head + "auth: {sessionIdleTimeout: 2h, sessionAbsoluteTimeout: 1h}\n", "auth.sessionIdleTimeout"},
 		{"weak argon2", head + "auth: {password: {argon2: {time: 1, memoryKiB: 64, threads: 1}}}\n", "auth.password.argon2.memoryKiB"},
 		{"short min length", head + "auth: {password: {minLength: 4}}\n", "auth.password.minLength"},
+		{"max length 64", head + "auth: {password: {maxLength: 64}}\n", "auth.password.maxLength: Invalid value: 64: must be at least 128"},
+		{"max length 127", head + "auth: {password: {maxLength: 127}}\n", "auth.password.maxLength: Invalid value: 127: must be at least 128"},
+		{"max length 4097", head + "auth: {password: {maxLength: 4097}}\n", "auth.password.maxLength: Invalid value: 4097: must be at most 4096"},
+		{"max below min length", head + "auth: {password: {minLength: 200, maxLength: 150}}\n", "auth.password.maxLength: Invalid value: 150: must be at least minLength"},
+		{"zero challenge ttl", head + "auth: {challengeTTL: -1s}\n", `auth.challengeTTL: Invalid value: "-1s": must be positive`},
+		{"day-long challenge ttl", head + "auth: {challengeTTL: 24h}\n", `auth.challengeTTL: Invalid value: "24h0m0s": must be at most 10m0s`},
+		{"challenge ttl just over", head + "auth: {challengeTTL: 10m1s}\n", "auth.challengeTTL"},
 		{"negative lock", head + "auth: {accountLock: {durationSeconds: -1}}\n", "auth.accountLock.durationSeconds"},
 		{"bad rule verb", head + "rules: [{name: r, match: {verbs: [DELETE]}, action: stepUp}]\n", "rules[0].match.verbs[0]"},
 		{"bad rule action", head + "rules: [{name: r, action: maybe}]\n", "rules[0].action"},
@@ -95,6 +102,26 @@ func TestErrorsNameTheField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The edges of the bounds are accepted.
+func TestBoundsAccepted(t *testing.T) {
+	t.Parallel()
+	head := "apiVersion: stepgate.io/v1alpha1\nkind: StepgateConfiguration\n"
+	for name, body := range map[string]string{
+		"max length 128":     "auth: {password: {maxLength: 128}}\n",
+		"max length 4096":    "auth: {password: {maxLength: 4096}}\n",
+		"challenge ttl 10m":  "auth: {challengeTTL: 10m}\n",
+		"challenge ttl 1s":   "auth: {challengeTTL: 1s}\n",
+		"min equals max 128": "auth: {password: {minLength: 128, maxLength: 128}}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := Load(write(t, "c.yaml", head+body)); err != nil {
+				t.Errorf("refused: %v", err)
 			}
 		})
 	}

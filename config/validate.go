@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -9,6 +10,18 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"stepgate.io/stepgate/rules"
+)
+
+// Bounds that Validate enforces beyond "positive".
+const (
+	// MaxChallengeTTL caps auth.challengeTTL: a single-use step-up grant
+	// that lasts long stops meaning "this person just confirmed".
+	MaxChallengeTTL = 10 * time.Minute
+	// MinPasswordMaxLength is the lowest auth.password.maxLength allowed:
+	// passwords of up to at least 128 characters must be accepted.
+	MinPasswordMaxLength = 128
+	// MaxPasswordMaxLength bounds auth.password.maxLength.
+	MaxPasswordMaxLength = 4096
 )
 
 // Validate reports every problem in a defaulted configuration.
@@ -63,6 +76,10 @@ func (a *Auth) validate(p *field.Path) field.ErrorList {
 	positive(p.Child("sessionIdleTimeout"), a.SessionIdleTimeout.Duration)
 	positive(p.Child("sessionAbsoluteTimeout"), a.SessionAbsoluteTimeout.Duration)
 	positive(p.Child("challengeTTL"), a.ChallengeTTL.Duration)
+	if a.ChallengeTTL.Duration > MaxChallengeTTL {
+		errs = append(errs, field.Invalid(p.Child("challengeTTL"), a.ChallengeTTL.Duration.String(),
+			"must be at most "+MaxChallengeTTL.String()+": a step-up grant is meant to be used at once"))
+	}
 	if a.SessionIdleTimeout.Duration > a.SessionAbsoluteTimeout.Duration {
 		errs = append(errs, field.Invalid(p.Child("sessionIdleTimeout"), a.SessionIdleTimeout.Duration.String(),
 			"must not exceed sessionAbsoluteTimeout"))
@@ -71,8 +88,14 @@ func (a *Auth) validate(p *field.Path) field.ErrorList {
 	if a.Password.MinLength < 8 {
 		errs = append(errs, field.Invalid(pw.Child("minLength"), a.Password.MinLength, "must be at least 8 (NIST SP 800-63B)"))
 	}
-	if a.Password.MaxLength < 64 || a.Password.MaxLength < a.Password.MinLength || a.Password.MaxLength > 4096 {
-		errs = append(errs, field.Invalid(pw.Child("maxLength"), a.Password.MaxLength, "must be 64 to 4096 and at least minLength"))
+	switch ml := a.Password.MaxLength; {
+	case ml < MinPasswordMaxLength:
+		errs = append(errs, field.Invalid(pw.Child("maxLength"), ml,
+			fmt.Sprintf("must be at least %d so long passphrases are accepted (NIST SP 800-63B)", MinPasswordMaxLength)))
+	case ml > MaxPasswordMaxLength:
+		errs = append(errs, field.Invalid(pw.Child("maxLength"), ml, fmt.Sprintf("must be at most %d", MaxPasswordMaxLength)))
+	case ml < a.Password.MinLength:
+		errs = append(errs, field.Invalid(pw.Child("maxLength"), ml, "must be at least minLength"))
 	}
 	ag := a.Password.Argon2
 	if ag.Time < 1 || ag.Time > 20 {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,12 +334,73 @@ func TestHasherRespectsContext(t *testing.T) {
 	wg.Wait()
 }
 
+// With every one of the MaxConcurrent slots held (as n running argon2
+// computations would hold them), a further Verify or Hash waits, gives up
+// when its context ends and does no argon2 work; waiters that outlast the
+// saturation go through the slot that frees up.
 func TestHasherMaxConcurrent(t *testing.T) {
 	t.Parallel()
+	const password = "some password here"
 	for _, n := range []int{1, 3} {
-		h := newTestHasher(t, n)
-		if cap(h.sem) != n {
-			t.Errorf("MaxConcurrent %d gives %d slots", n, cap(h.sem))
-		}
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			h := newTestHasher(t, n)
+			enc, err := h.Hash(context.Background(), password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range n {
+				h.sem <- struct{}{}
+			}
+			select {
+			case h.sem <- struct{}{}:
+				t.Fatalf("MaxConcurrent %d has more than %d slots", n, n)
+			default:
+			}
+			work := h.Work()
+
+			const wait = 30 * time.Millisecond
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			if _, err := h.Verify(ctx, enc, password); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Verify with all %d slots held: %v, want DeadlineExceeded", n, err)
+			}
+			if took := time.Since(start); took < wait {
+				t.Errorf("Verify gave up after %s, before its context's deadline", took)
+			}
+			if _, err := h.Hash(ctx, password); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Hash with all %d slots held: %v, want DeadlineExceeded", n, err)
+			}
+			if got := h.Work(); got != work {
+				t.Errorf("%d argon2 computations ran while every slot was held", got-work)
+			}
+
+			// Waiters with no deadline block and compute nothing while the
+			// slots stay held.
+			var done atomic.Int64
+			var wg sync.WaitGroup
+			for range 2 * n {
+				wg.Go(func() {
+					if ok, err := h.Verify(context.Background(), enc, password); !ok || err != nil {
+						t.Errorf("Verify after waiting = %t, %v", ok, err)
+					}
+					done.Add(1)
+				})
+			}
+			time.Sleep(50 * time.Millisecond)
+			if got, d := h.Work(), done.Load(); got != work || d != 0 {
+				t.Errorf("while saturated: %d computations ran and %d waiters finished", got-work, d)
+			}
+			// One slot frees up: every waiter gets through it in turn.
+			<-h.sem
+			wg.Wait()
+			if got := h.Work(); got != work+int64(2*n) {
+				t.Errorf("work %d after the waiters, want %d", got-work, 2*n)
+			}
+			if len(h.sem) != n-1 {
+				t.Errorf("%d slots taken after the waiters, want the %d still held", len(h.sem), n-1)
+			}
+		})
 	}
 }

@@ -23,6 +23,10 @@ var (
 	ErrPasswordIsUsername = errors.New("password must not contain the user name")
 )
 
+// MinMaxLength is the lowest MaxLength Validate accepts, in runes:
+// passwords of up to at least 128 characters are always allowed.
+const MinMaxLength = 128
+
 // Policy defaults and bounds, in runes.
 const (
 	defaultMinLength = 12
@@ -63,15 +67,19 @@ func (p PasswordPolicy) withDefaults() PasswordPolicy {
 }
 
 // Validate reports whether the policy, with defaults filled in, is one
-// NIST SP 800-63B allows: a minimum of at least 8 and a maximum of at least
-// 64 and not below the minimum.
+// stepgate allows under NIST SP 800-63B: a minimum of at least 8, and a
+// maximum of at least MinMaxLength (128) and not below the minimum, so long
+// passphrases are always accepted.
 func (p PasswordPolicy) Validate() error {
 	p = p.withDefaults()
 	if p.MinLength < 8 {
 		return fmt.Errorf("password minimum length %d is below 8", p.MinLength)
 	}
-	if p.MaxLength < 64 || p.MaxLength < p.MinLength {
-		return fmt.Errorf("password maximum length %d must be at least 64 and at least the minimum", p.MaxLength)
+	if p.MaxLength < MinMaxLength {
+		return fmt.Errorf("password maximum length %d is below %d", p.MaxLength, MinMaxLength)
+	}
+	if p.MaxLength < p.MinLength {
+		return fmt.Errorf("password maximum length %d is below the minimum %d", p.MaxLength, p.MinLength)
 	}
 	return nil
 }

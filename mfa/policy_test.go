@@ -10,7 +10,7 @@ import (
 func TestPasswordPolicyCheck(t *testing.T) {
 	t.Parallel()
 	def := DefaultPasswordPolicy()
-	nist := PasswordPolicy{MinLength: 8, MaxLength: 64} // NIST SP 800-63B's floor
+	nist := PasswordPolicy{MinLength: 8, MaxLength: MinMaxLength} // the lowest bounds Validate accepts
 	tests := []struct {
 		name     string
 		policy   PasswordPolicy
@@ -73,8 +73,9 @@ func TestPasswordPolicyCheck(t *testing.T) {
 		{"min 8: 7 is short", nist, "alice", "kq7 wz3", ErrPasswordTooShort},
 		{"min 8: 8 runes in 11 bytes", nist, "alice", "żółw kot", nil},
 		{"min 8: 7 runes in 10 bytes", nist, "alice", "żółw ko", ErrPasswordTooShort},
-		{"min 8: 64 is the maximum", nist, "alice", varied(64), nil},
-		{"min 8: 65 is long", nist, "alice", varied(65), ErrPasswordTooLong},
+		{"min 8: 128 is the maximum", nist, "alice", varied(128), nil},
+		{"min 8: 129 is long", nist, "alice", varied(129), ErrPasswordTooLong},
+		{"min 8: 128 multi-byte runes", nist, "alice", strings.Repeat("ж", 127) + "q", nil},
 		{"min 8: username in capitals", nist, "alice", "xALICEx99q", ErrPasswordIsUsername},
 		{"min 8: capital username", nist, "ALICE", "wonderland-alice", ErrPasswordIsUsername},
 		{"min 8: two-letter username not searched", nist, "bo", "bonfire-night", nil},
@@ -126,18 +127,25 @@ func TestPasswordPolicyValidate(t *testing.T) {
 		policy PasswordPolicy
 		ok     bool
 	}{
-		"default":          {DefaultPasswordPolicy(), true},
-		"zero":             {PasswordPolicy{}, true},
-		"NIST minimum":     {PasswordPolicy{MinLength: 8, MaxLength: 64}, true},
-		"min 7":            {PasswordPolicy{MinLength: 7, MaxLength: 64}, false},
-		"max 63":           {PasswordPolicy{MinLength: 8, MaxLength: 63}, false},
-		"max below min":    {PasswordPolicy{MinLength: 100, MaxLength: 80}, false},
-		"zero max, min 12": {PasswordPolicy{MinLength: 12}, true},
+		"default":           {DefaultPasswordPolicy(), true},
+		"zero":              {PasswordPolicy{}, true},
+		"lowest bounds":     {PasswordPolicy{MinLength: 8, MaxLength: 128}, true},
+		"min 7":             {PasswordPolicy{MinLength: 7, MaxLength: 128}, false},
+		"max 127":           {PasswordPolicy{MinLength: 8, MaxLength: 127}, false},
+		"max 64":            {PasswordPolicy{MinLength: 8, MaxLength: 64}, false},
+		"max 63":            {PasswordPolicy{MinLength: 8, MaxLength: 63}, false},
+		"max below min":     {PasswordPolicy{MinLength: 200, MaxLength: 150}, false},
+		"min equals max":    {PasswordPolicy{MinLength: 128, MaxLength: 128}, true},
+		"zero max, min 12":  {PasswordPolicy{MinLength: 12}, true},
+		"zero max, min 300": {PasswordPolicy{MinLength: 300}, false},
 	}
 	for name, tt := range tests {
 		if err := tt.policy.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%s: Validate() = %v, want ok=%t", name, err, tt.ok)
 		}
+	}
+	if err := (PasswordPolicy{MinLength: 8, MaxLength: 64}).Validate(); err == nil || !strings.Contains(err.Error(), "below 128") {
+		t.Errorf("a maximum of 64 gives %v, want it to say the floor of 128", err)
 	}
 }
 

@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"stepgate.io/stepgate/internal/apistatus"
 	"stepgate.io/stepgate/mfa"
@@ -45,6 +48,10 @@ type Options struct {
 	Sessions Sessions // required
 	// MaxBodyBytes bounds request bodies. Default 16 KiB.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds how long a client may take to send a request
+	// body, so one that drips it cannot hold a handler; it starts when the
+	// handler does. Default 5s.
+	BodyReadTimeout time.Duration
 	// AttemptsPerMinute and Burst throttle code-checking endpoints per
 	// source address. Defaults 30 and 10.
 	AttemptsPerMinute int
@@ -60,6 +67,7 @@ type Options struct {
 type API struct {
 	s        Sessions
 	maxBody  int64
+	bodyTO   time.Duration
 	throttle *Throttle
 	loginTO  time.Duration
 	log      *zap.Logger
@@ -74,9 +82,12 @@ func New(opts Options) (*API, error) {
 	if opts.Sessions == nil {
 		return nil, errors.New("web: sessions are required")
 	}
-	a := &API{s: opts.Sessions, maxBody: opts.MaxBodyBytes, loginTO: opts.LoginTimeout, log: opts.Logger, now: opts.Clock}
+	a := &API{s: opts.Sessions, maxBody: opts.MaxBodyBytes, bodyTO: opts.BodyReadTimeout, loginTO: opts.LoginTimeout, log: opts.Logger, now: opts.Clock}
 	if a.maxBody <= 0 {
 		a.maxBody = 16 << 10
+	}
+	if a.bodyTO <= 0 {
+		a.bodyTO = 5 * time.Second
 	}
 	if a.loginTO <= 0 {
 		a.loginTO = 10 * time.Second
@@ -115,17 +126,61 @@ func (a *API) routes() {
 }
 
 // ServeHTTP implements http.Handler. Unknown paths and methods get a
-// Status body too.
+// Status body too. A request that carries a body must send all of it
+// within BodyReadTimeout, whether or not its handler reads it (net/http
+// drains what a handler leaves unread).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := a.mux.Handler(r); pattern == "" {
-		if strings.HasPrefix(r.URL.Path, "/ui") {
-			apistatus.Error(w, http.StatusNotFound, "the stepgate web UI is not part of this build yet; use the stepgate CLI")
-			return
-		}
-		apistatus.Error(w, http.StatusNotFound, "no such stepgate API endpoint: "+r.Method+" "+r.URL.Path)
+	if !a.routed(r) {
+		a.notFound(w, r)
 		return
 	}
+	if r.ContentLength != 0 {
+		// Not for bodiless requests: net/http reads ahead on their
+		// connection while the handler runs, and a deadline would end
+		// that read and cancel the request.
+		a.setReadDeadline(w, time.Now().Add(a.bodyTO))
+	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// notFound answers a request no route takes: 405 naming the methods the
+// path allows, or 404.
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/ui") {
+		apistatus.Error(w, http.StatusNotFound, "the stepgate web UI is not part of this build yet; use the stepgate CLI")
+		return
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		if probe := (&http.Request{Method: m, URL: r.URL, Host: r.Host}); m != r.Method && a.routed(probe) {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		apistatus.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not supported on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	apistatus.Error(w, http.StatusNotFound, "no such stepgate API endpoint: "+r.Method+" "+r.URL.Path)
+}
+
+// routed reports whether one of the API's routes takes r as it is.
+// ServeMux would answer the rest itself, in plain text: a 404 or 405, or a
+// redirect from a path with dot segments or double slashes to its clean
+// form (which a client would follow, resending the body).
+func (a *API) routed(r *http.Request) bool {
+	_, pattern := a.mux.Handler(r)
+	p := r.URL.EscapedPath()
+	return pattern != "" && path.Clean(p) == p
+}
+
+// setReadDeadline sets the connection's (or HTTP/2 stream's) read
+// deadline; a zero t clears it. A ResponseWriter that cannot (a test
+// recorder) is left alone.
+func (a *API) setReadDeadline(w http.ResponseWriter, t time.Time) {
+	if err := http.NewResponseController(w).SetReadDeadline(t); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		a.log.Debug("set read deadline", zap.Error(err))
+	}
 }
 
 type authFlags int
@@ -199,26 +254,40 @@ func source(r *http.Request) string {
 	return host
 }
 
-// decode reads a bounded JSON body strictly into v.
+// decode reads a bounded JSON body strictly into v: one object, no
+// unknown fields, nothing after it, all of it within BodyReadTimeout (set
+// by ServeHTTP). Once the whole body is in, the read deadline is cleared
+// so it cannot cut the handler's work short.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	body := http.MaxBytesReader(w, r.Body, a.maxBody)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			apistatus.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit))
-			return false
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			a.setReadDeadline(w, time.Time{})
+			return true
 		}
-		apistatus.Error(w, http.StatusBadRequest, "request body is not valid JSON for this endpoint: "+err.Error())
-		return false
+		if err == nil {
+			err = errTrailingData
+		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		apistatus.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		apistatus.Write(w, http.StatusRequestTimeout, metav1.StatusReasonTimeout,
+			fmt.Sprintf("the request body did not arrive within %s; send it all at once", a.bodyTO))
+	case errors.Is(err, errTrailingData):
 		apistatus.Error(w, http.StatusBadRequest, "request body must hold exactly one JSON object")
-		return false
+	default:
+		apistatus.Error(w, http.StatusBadRequest, "request body is not valid JSON for this endpoint: "+err.Error())
 	}
-	return true
+	return false
 }
+
+var errTrailingData = errors.New("data after the JSON object")
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -261,9 +330,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, session.ErrInvalidInput):
 		apistatus.Error(w, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
-		apistatus.Error(w, http.StatusServiceUnavailable, "stepgate is busy; try again")
+		w.Header().Set("Retry-After", "1")
+		apistatus.Error(w, http.StatusServiceUnavailable, "stepgate is busy; try again in a moment")
 	case errors.Is(err, context.Canceled):
-		// the client went away
+		// Usually the client went away and will not read this; if not, it
+		// still gets a sentence rather than an empty 200.
+		apistatus.Error(w, http.StatusServiceUnavailable, "the request was cancelled before stepgate finished it; try again")
 	default:
 		a.log.Error("api request failed", zap.String("path", r.URL.Path), zap.Error(err))
 		apistatus.Error(w, http.StatusInternalServerError, "internal error")
