@@ -20,12 +20,23 @@
 //     Exec, attach and port-forward are the same action (create on the
 //     subresource) whether they arrive as POST or as a WebSocket GET.
 //   - Hop-by-hop headers, headers named by Connection, Authorization,
-//     Cookie, Forwarded and X-Forwarded-* are dropped before stepgate sets
-//     Impersonate-User, Impersonate-Uid, one Impersonate-Group per group and
-//     Impersonate-Extra-stepgate.io%2F* headers.
-//   - Upgrades (exec, attach, port-forward over SPDY or WebSocket) go over
-//     HTTP/1.1 and are spliced only when the API server answers 101
-//     Switching Protocols (CVE-2018-1002105); any other answer is relayed
-//     as a plain response.
+//     Cookie, Forwarded, X-Forwarded-* and any
+//     base64url.bearer.authorization.k8s.io.* entry of
+//     Sec-WebSocket-Protocol (a token the API server would accept) are
+//     dropped before stepgate sets Impersonate-User, Impersonate-Uid, one
+//     Impersonate-Group per group and Impersonate-Extra-stepgate.io%2F*
+//     headers. stepgate itself reads its token only from Authorization.
+//   - Every request body is bounded. Upgrades (exec, attach, port-forward
+//     over SPDY or WebSocket) must not carry one; they go over HTTP/1.1
+//     and are spliced only when the API server answers 101 Switching
+//     Protocols (CVE-2018-1002105); any other answer is relayed as a plain
+//     response.
+//   - Watches, log follows and upgrades are registered with the session;
+//     revoking it cancels them. Before the API server answers, the client
+//     gets a 401 Status. A WebSocket exec or attach that stands between
+//     two frames gets a Status on the error channel and a close frame, so
+//     kubectl fails with the reason; other WebSocket streams get a close
+//     frame with code 1008; SPDY streams and streams cut mid-frame are
+//     just closed.
 //   - Every error stepgate itself returns is a metav1.Status body.
 package proxy

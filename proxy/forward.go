@@ -107,7 +107,8 @@ func (t *splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // rewrite turns the client's request into the upstream one. ReverseProxy
 // has already removed hop-by-hop headers, those named by Connection, and
-// Forwarded/X-Forwarded-*; rewrite removes the client's credentials and
+// Forwarded/X-Forwarded-*; rewrite removes the client's credentials
+// (Authorization, Cookie, a bearer token in Sec-WebSocket-Protocol) and
 // any impersonation (ServeHTTP refused requests carrying some, this is
 // belt and braces), then sets stepgate's.
 func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
@@ -117,6 +118,7 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	h.Del("Authorization")
 	h.Del("Proxy-Authorization")
 	h.Del("Cookie")
+	stripBearerProtocols(h) // a token the API server would read from a WebSocket subprotocol
 	for k := range h {
 		if len(k) >= 12 && strings.EqualFold(k[:12], "impersonate-") {
 			delete(h, k)
@@ -147,4 +149,43 @@ func setImpersonation(h http.Header, f *forward) {
 		h["Impersonate-Extra-"+ExtraStepUp] = []string{f.stepUpRule}
 	}
 	h["Audit-Id"] = []string{f.auditID}
+}
+
+// bearerProtocolPrefix marks a Sec-WebSocket-Protocol entry that carries a
+// bearer token for the API server (browsers cannot set Authorization on a
+// WebSocket).
+const bearerProtocolPrefix = "base64url.bearer.authorization.k8s.io."
+
+// stripBearerProtocols removes token-carrying entries from the
+// Sec-WebSocket-Protocol header and keeps the others in order.
+func stripBearerProtocols(h http.Header) {
+	for key, vals := range h {
+		if strings.EqualFold(key, "Sec-Websocket-Protocol") {
+			h[key] = withoutBearer(vals)
+			if len(h[key]) == 0 {
+				delete(h, key)
+			}
+		}
+	}
+}
+
+func withoutBearer(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		var keep []string
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if p != "" && !hasPrefixFold(p, bearerProtocolPrefix) {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, strings.Join(keep, ", "))
+		}
+	}
+	return out
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -115,10 +115,14 @@ type fwdKey struct{}
 
 // forward is one request's state between the decision and the audit line.
 type forward struct {
-	p          *session.Principal
-	stepUpRule string
-	auditID    string
-	status     int
+	p           *session.Principal
+	stepUpRule  string
+	auditID     string
+	subresource string
+	status      int // the upstream's status, or what stepgate answered; 0 while nothing is written
+	// websocket and wsProtocol describe a 101 to a WebSocket upgrade.
+	websocket  bool
+	wsProtocol string
 }
 
 // ServeHTTP implements http.Handler.
@@ -155,6 +159,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.attrs = &attrs
+	if isUpgrade(r) && r.ContentLength != 0 { // -1: a chunked body of unknown length
+		// An upgraded connection is copied outside the body limit, and no
+		// Kubernetes upgrade sends a body: refuse rather than stream one.
+		ev.decision, ev.status = "refused", http.StatusBadRequest
+		apistatus.ErrorFor(w, r, http.StatusBadRequest, "stepgate: an upgrade request must not carry a body")
+		return
+	}
 	stepUpRule, ok := h.decide(w, r, p, &attrs, &ev)
 	if !ok {
 		return
@@ -269,7 +280,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, p *session.Prin
 	}
 	ev.decision, ev.status = "stepUp.required", http.StatusUnauthorized
 	w.Header().Set(StepUpHeader, "required")
-	apistatus.ErrorFor(w, r, http.StatusUnauthorized, StepUpMessage(desc, d.Rule.Name))
+	apistatus.ErrorFor(w, r, http.StatusUnauthorized, StepUpMessage(desc, d.Rule.Name, d.Rule.Message))
 	return "", false
 }
 
@@ -277,32 +288,40 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, p *session.Prin
 // sign-in, so scripts can tell the two apart.
 const StepUpHeader = "Stepgate-Step-Up"
 
-// StepUpMessage is the sentence kubectl prints for a step-up.
-func StepUpMessage(action, rule string) string {
-	return fmt.Sprintf("%s needs a fresh one-time code (stepgate rule %s); enter it at the prompt "+
+// StepUpMessage is the sentence kubectl prints for a step-up: the action,
+// the rule, what to do, and the rule's own message (may be empty) last.
+func StepUpMessage(action, rule, ruleMessage string) string {
+	msg := fmt.Sprintf("%s needs a fresh one-time code (stepgate rule %s); enter it at the prompt "+
 		"(or run stepgate elevate), then run the command again", action, rule)
+	if ruleMessage != "" {
+		msg += ". " + ruleMessage
+	}
+	return msg
 }
 
 // forward sends the request upstream. Long-running requests register with
 // the session so that revoking it closes them.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, p *session.Principal, info *genericrequest.RequestInfo, stepUpRule string, ev *auditEvent) {
-	f := &forward{p: p, stepUpRule: stepUpRule, auditID: ev.auditID}
+	f := &forward{p: p, stepUpRule: stepUpRule, auditID: ev.auditID, subresource: info.Subresource}
 	ctx := context.WithValue(r.Context(), fwdKey{}, f)
 	upgrade := isUpgrade(r)
 	rp := h.rp
 	if upgrade || info.Verb == "watch" || info.Subresource == "log" || info.Subresource == "proxy" {
 		rp = h.rpStream
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		release := h.sessions.TrackStream(p.SessionID, cancel)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		release := h.sessions.TrackStream(p.SessionID, func() { cancel(errRevoked) })
 		defer release()
 		if h.metrics != nil {
 			h.metrics.streams.Add(1)
 			defer h.metrics.streams.Add(-1)
 		}
 	}
-	if !upgrade && r.Body != nil && r.Body != http.NoBody {
+	if upgrade {
+		w = &upgradeWriter{ResponseWriter: w, ctx: ctx, f: f}
+	}
+	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	}
 	rp.ServeHTTP(w, r.WithContext(ctx))
@@ -312,6 +331,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, p *session.Pri
 func (h *Handler) modifyResponse(res *http.Response) error {
 	if f, ok := res.Request.Context().Value(fwdKey{}).(*forward); ok {
 		f.status = res.StatusCode
+		if res.StatusCode == http.StatusSwitchingProtocols && strings.EqualFold(res.Header.Get("Upgrade"), "websocket") {
+			f.websocket, f.wsProtocol = true, res.Header.Get("Sec-Websocket-Protocol")
+		}
 	}
 	return nil
 }
@@ -325,6 +347,11 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	case errors.As(err, &maxErr):
 		setStatus(f, http.StatusRequestEntityTooLarge)
 		apistatus.ErrorFor(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("stepgate: the request body is larger than %d bytes", maxErr.Limit))
+	case revoked(r.Context()) && (f == nil || f.status == 0):
+		// Revoked before the API server answered: nothing is written yet,
+		// so say why instead of leaving an empty response.
+		setStatus(f, http.StatusUnauthorized)
+		apistatus.ErrorFor(w, r, http.StatusUnauthorized, revokedMessage)
 	case r.Context().Err() != nil:
 		// The client went away, or the session was revoked mid-stream.
 		setStatus(f, 499)

@@ -14,19 +14,35 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"stepgate.io/stepgate/rules"
 	"stepgate.io/stepgate/session"
 )
 
+// stepUpCall is one call of StepUpSatisfied or Challenge, as the proxy
+// made it.
+type stepUpCall struct {
+	Session     string
+	Rule        string
+	MaxAge      time.Duration
+	Req         session.Request
+	Description string // Challenge only
+}
+
 // fakeSessions is the Sessions a unit test controls.
 type fakeSessions struct {
-	mu         sync.Mutex
 	principals map[string]*session.Principal
+
+	mu         sync.Mutex
 	satisfied  bool
-	challenges []session.Request
-	streams    int
+	checks     []stepUpCall // StepUpSatisfied calls
+	challenges []stepUpCall // Challenge calls
+	streams    int          // TrackStream calls
+	open       map[int]context.CancelFunc
 }
 
 func (f *fakeSessions) Authenticate(_ context.Context, token string) (*session.Principal, error) {
@@ -39,22 +55,63 @@ func (f *fakeSessions) Authenticate(_ context.Context, token string) (*session.P
 	return nil, session.ErrUnauthenticated
 }
 
-func (f *fakeSessions) StepUpSatisfied(context.Context, *session.Principal, string, time.Duration, session.Request) (bool, error) {
+func (f *fakeSessions) StepUpSatisfied(_ context.Context, p *session.Principal, rule string, maxAge time.Duration, req session.Request) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks = append(f.checks, stepUpCall{Session: p.SessionID, Rule: rule, MaxAge: maxAge, Req: req})
 	return f.satisfied, nil
 }
 
-func (f *fakeSessions) Challenge(_ context.Context, _ *session.Principal, rule string, _ time.Duration, req session.Request, desc string) (*session.Challenge, error) {
+func (f *fakeSessions) Challenge(_ context.Context, p *session.Principal, rule string, maxAge time.Duration, req session.Request, desc string) (*session.Challenge, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.challenges = append(f.challenges, req)
+	f.challenges = append(f.challenges, stepUpCall{Session: p.SessionID, Rule: rule, MaxAge: maxAge, Req: req, Description: desc})
 	return &session.Challenge{Rule: rule, Request: req, Description: desc}, nil
 }
 
-func (f *fakeSessions) TrackStream(string, context.CancelFunc) func() {
+func (f *fakeSessions) TrackStream(_ string, cancel context.CancelFunc) func() {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.streams++
+	id := f.streams
+	f.open[id] = cancel
+	return func() {
+		f.mu.Lock()
+		delete(f.open, id)
+		f.mu.Unlock()
+	}
+}
+
+// revoke cancels every open stream, as revoking the session does.
+func (f *fakeSessions) revoke() {
+	f.mu.Lock()
+	var cancels []context.CancelFunc
+	for _, c := range f.open {
+		cancels = append(cancels, c)
+	}
 	f.mu.Unlock()
-	return func() {}
+	for _, c := range cancels {
+		c()
+	}
+}
+
+func (f *fakeSessions) setSatisfied(v bool) {
+	f.mu.Lock()
+	f.satisfied = v
+	f.mu.Unlock()
+}
+
+// calls returns copies of the recorded StepUpSatisfied and Challenge calls.
+func (f *fakeSessions) calls() (checks, challenges []stepUpCall) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]stepUpCall(nil), f.checks...), append([]stepUpCall(nil), f.challenges...)
+}
+
+func (f *fakeSessions) streamCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.streams
 }
 
 const aliceToken = "sgs_alice"
@@ -92,10 +149,31 @@ func (r *recorder) last() *http.Request {
 	return r.reqs[len(r.reqs)-1]
 }
 
+func (r *recorder) all() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*http.Request(nil), r.reqs...)
+}
+
 type fixture struct {
 	up       *recorder
 	sessions *fakeSessions
 	srv      *httptest.Server
+	// logs holds everything the Handler logged.
+	logs *observer.ObservedLogs
+	// served receives the path of each request once the Handler has
+	// finished with it (and written its audit line).
+	served chan string
+}
+
+// waitServed waits until the Handler has finished a request for path.
+func (f *fixture) waitServed(t *testing.T, path string) {
+	t.Helper()
+	for p := range f.served {
+		if p == path {
+			return
+		}
+	}
 }
 
 func newFixture(t *testing.T, rs []rules.Rule) *fixture {
@@ -105,7 +183,7 @@ func newFixture(t *testing.T, rs []rules.Rule) *fixture {
 	upstream.EnableHTTP2 = true
 	upstream.StartTLS()
 	t.Cleanup(upstream.Close)
-	fs := &fakeSessions{principals: map[string]*session.Principal{aliceToken: alice}}
+	fs := &fakeSessions{principals: map[string]*session.Principal{aliceToken: alice}, open: map[int]context.CancelFunc{}}
 	var dec Decider
 	if rs != nil {
 		set, err := rules.Compile(rs, "")
@@ -114,15 +192,30 @@ func newFixture(t *testing.T, rs []rules.Rule) *fixture {
 		}
 		dec = set
 	}
-	h, err := New(Options{Sessions: fs, Rules: dec, Transport: upstream.Client().Transport, UpstreamURL: upstream.URL, MaxBodyBytes: 1024})
+	core, logs := observer.New(zapcore.DebugLevel)
+	// As in production: upgrades over HTTP/1.1, the rest over HTTP/2.
+	h2 := upstream.Client().Transport.(*http.Transport)
+	h1 := h2.Clone()
+	h1.ForceAttemptHTTP2 = false
+	h1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	h1.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	h, err := New(Options{Sessions: fs, Rules: dec, Transport: &splitTransport{h1: h1, h2: h2}, UpstreamURL: upstream.URL,
+		MaxBodyBytes: 1024, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewUnstartedServer(h)
+	served := make(chan string, 1024)
+	front := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		select {
+		case served <- r.URL.Path:
+		default:
+		}
+	}))
 	front.EnableHTTP2 = true
 	front.StartTLS()
 	t.Cleanup(front.Close)
-	return &fixture{up: up, sessions: fs, srv: front}
+	return &fixture{up: up, sessions: fs, srv: front, logs: logs, served: served}
 }
 
 func (f *fixture) do(t *testing.T, method, path string, hdr http.Header, body string) (*http.Response, *metav1.Status) {
@@ -252,40 +345,75 @@ func TestForwardedHeaders(t *testing.T) {
 	if got.Header.Get("Audit-Id") == "" {
 		t.Error("no Audit-Id for the API server's audit log")
 	}
+	for k, v := range got.Header {
+		if strings.EqualFold(k, "Impersonate-Extra-"+ExtraStepUp) {
+			t.Errorf("an ordinary request carried the step-up extra %s: %q", k, v)
+		}
+	}
 }
 
 func TestDecisions(t *testing.T) {
 	t.Parallel()
 	rs := []rules.Rule{
 		{Name: "no-secrets", Match: rules.Match{Resources: []string{"secrets"}}, Action: rules.ActionDeny, Message: "secrets are off limits"},
-		{Name: "prod-delete", Match: rules.Match{Verbs: []string{"delete"}, Namespaces: []string{"prod-*"}}, Action: rules.ActionStepUp},
+		{Name: "prod-delete", Match: rules.Match{Verbs: []string{"delete"}, Namespaces: []string{"prod-*"}}, Action: rules.ActionStepUp,
+			Message: "production deletes are reviewed weekly"},
+		{Name: "prod-scale", Match: rules.Match{APIGroups: []string{"apps"}, Resources: []string{"deployments/scale"}, Namespaces: []string{"prod-*"}},
+			Action: rules.ActionStepUp, MaxAge: metav1.Duration{Duration: 10 * time.Minute}},
 	}
 	f := newFixture(t, rs)
 	resp, st := f.do(t, http.MethodGet, "/api/v1/namespaces/default/secrets/x", bearer(aliceToken), "")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(st.Message, "secrets are off limits") || !strings.Contains(st.Message, "no-secrets") {
 		t.Errorf("deny: %d %q", resp.StatusCode, st.Message)
 	}
-	resp, st = f.do(t, http.MethodDelete, "/api/v1/namespaces/prod-eu/pods/web", bearer(aliceToken), "")
+
+	const deletePath, scalePath = "/api/v1/namespaces/prod-eu/pods/web", "/apis/apps/v1/namespaces/prod-eu/deployments/web/scale"
+	resp, st = f.do(t, http.MethodDelete, deletePath, bearer(aliceToken), "")
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get(StepUpHeader) != "required" {
 		t.Fatalf("step-up: %d %v", resp.StatusCode, resp.Header)
 	}
-	if !strings.HasPrefix(st.Message, "delete pods/web in namespace prod-eu needs a fresh one-time code") {
+	if !strings.HasPrefix(st.Message, "delete pods/web in namespace prod-eu needs a fresh one-time code (stepgate rule prod-delete)") ||
+		!strings.HasSuffix(st.Message, "then run the command again. production deletes are reviewed weekly") {
 		t.Errorf("step-up message %q", st.Message)
+	}
+	resp, st = f.do(t, http.MethodPut, scalePath, bearer(aliceToken), `{}`)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasSuffix(st.Message, "then run the command again") {
+		t.Fatalf("step-up without a rule message: %d %q", resp.StatusCode, st.Message)
 	}
 	if f.up.count() != 0 {
 		t.Fatal("a refused request reached the API server")
 	}
-	want := session.Request{Verb: "delete", Resource: "pods", Namespace: "prod-eu", Name: "web"}
-	if diff := cmp.Diff([]session.Request{want}, f.sessions.challenges); diff != "" {
-		t.Errorf("challenge (-want +got):\n%s", diff)
+
+	del := stepUpCall{Session: "s-1", Rule: "prod-delete", Req: session.Request{Verb: "delete", Resource: "pods", Namespace: "prod-eu", Name: "web"}}
+	scale := stepUpCall{Session: "s-1", Rule: "prod-scale", MaxAge: 10 * time.Minute,
+		Req: session.Request{Verb: "update", APIGroup: "apps", Resource: "deployments", Subresource: "scale", Namespace: "prod-eu", Name: "web"}}
+	delChallenge, scaleChallenge := del, scale
+	delChallenge.Description = "delete pods/web in namespace prod-eu"
+	scaleChallenge.Description = "update deployments.apps/scale web in namespace prod-eu"
+	checks, challenges := f.sessions.calls()
+	if diff := cmp.Diff([]stepUpCall{del, scale}, checks); diff != "" {
+		t.Errorf("StepUpSatisfied calls (-want +got):\n%s", diff)
 	}
-	f.sessions.satisfied = true
-	resp, _ = f.do(t, http.MethodDelete, "/api/v1/namespaces/prod-eu/pods/web", bearer(aliceToken), "")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("granted step-up: %d", resp.StatusCode)
+	if diff := cmp.Diff([]stepUpCall{delChallenge, scaleChallenge}, challenges); diff != "" {
+		t.Errorf("Challenge calls (-want +got):\n%s", diff)
 	}
-	if got := f.up.last().Header.Get("Impersonate-Extra-Stepgate.io%2fstep-Up"); got != "prod-delete" {
-		t.Errorf("step-up extra = %q", got)
+
+	f.sessions.setSatisfied(true)
+	for _, tc := range []struct{ method, path, rule string }{{http.MethodDelete, deletePath, "prod-delete"}, {http.MethodPut, scalePath, "prod-scale"}} {
+		resp, _ = f.do(t, tc.method, tc.path, bearer(aliceToken), "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("granted step-up %s %s: %d", tc.method, tc.path, resp.StatusCode)
+		}
+		if got := f.up.last().Header.Values("Impersonate-Extra-Stepgate.io%2fstep-Up"); !cmp.Equal(got, []string{tc.rule}) {
+			t.Errorf("step-up extra = %q, want %q", got, tc.rule)
+		}
+	}
+	checks, challenges = f.sessions.calls()
+	if diff := cmp.Diff([]stepUpCall{del, scale, del, scale}, checks); diff != "" {
+		t.Errorf("StepUpSatisfied calls after the grant (-want +got):\n%s", diff)
+	}
+	if len(challenges) != 2 {
+		t.Errorf("a satisfied step-up recorded a challenge: %+v", challenges)
 	}
 }
 
@@ -358,87 +486,7 @@ func TestWatchIsFlushedAtOnce(t *testing.T) {
 	if err != nil || !strings.Contains(line, "ADDED") {
 		t.Fatalf("first watch event: %q %v", line, err)
 	}
-	if f.sessions.streams == 0 {
+	if f.sessions.streamCount() == 0 {
 		t.Error("the watch was not registered as a stream of the session")
 	}
-}
-
-// upgrade sends a raw HTTP/1.1 upgrade request and returns the connection
-// and the response.
-func upgrade(t *testing.T, f *fixture, path string) (*tls.Conn, *bufio.Reader, *http.Response) {
-	t.Helper()
-	conn, err := tls.Dial("tcp", f.srv.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+aliceToken+
-		"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn, br, resp
-}
-
-func TestUpgradeSplicedOnlyAfter101(t *testing.T) {
-	t.Parallel()
-	t.Run("refused upgrade stays HTTP", func(t *testing.T) {
-		f := newFixture(t, nil)
-		f.up.h = func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, `{"kind":"Status","code":403}`)
-		}
-		conn, br, resp := upgrade(t, f, "/api/v1/namespaces/default/pods/web/exec?command=sh")
-		defer conn.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-		io.Copy(io.Discard, resp.Body)
-		// Not spliced: the same connection still speaks HTTP to stepgate.
-		io.WriteString(conn, "GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+aliceToken+"\r\n\r\n")
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp2, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("connection no longer speaks HTTP after a refused upgrade: %v", err)
-		}
-		if resp2.StatusCode != http.StatusOK && resp2.StatusCode != http.StatusForbidden {
-			t.Errorf("second request: %d", resp2.StatusCode)
-		}
-		if got := f.up.reqs[0].Header.Get("Upgrade"); got != "websocket" {
-			t.Errorf("upstream saw Upgrade %q", got)
-		}
-	})
-	t.Run("101 is spliced", func(t *testing.T) {
-		f := newFixture(t, nil)
-		f.up.h = func(w http.ResponseWriter, r *http.Request) {
-			if r.ProtoMajor != 1 {
-				http.Error(w, "upgrade over HTTP/2", http.StatusBadRequest)
-				return
-			}
-			w.Header().Set("Connection", "Upgrade")
-			w.Header().Set("Upgrade", "websocket")
-			w.WriteHeader(http.StatusSwitchingProtocols)
-			c, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			line, _ := brw.ReadString('\n')
-			brw.WriteString("echo:" + line)
-			brw.Flush()
-		}
-		conn, br, resp := upgrade(t, f, "/api/v1/namespaces/default/pods/web/exec?command=sh")
-		defer conn.Close()
-		if resp.StatusCode != http.StatusSwitchingProtocols {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
-		io.WriteString(conn, "ping\n")
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		line, err := br.ReadString('\n')
-		if err != nil || line != "echo:ping\n" {
-			t.Errorf("through the upgraded connection: %q %v", line, err)
-		}
-	})
 }

@@ -14,6 +14,8 @@ func TestPathTricksCannotDodgeARule(t *testing.T) {
 	f := newFixture(t, []rules.Rule{
 		{Name: "prod-delete", Match: rules.Match{Verbs: []string{"delete"}, Namespaces: []string{"prod-*"}}, Action: rules.ActionStepUp},
 		{Name: "pod-exec", Match: rules.Match{Resources: []string{"pods/exec"}}, Action: rules.ActionStepUp},
+		// Only verb create: a GET read as "get" would slip past.
+		{Name: "pod-connect", Match: rules.Match{Verbs: []string{"create"}, Resources: []string{"pods/attach", "pods/portforward"}}, Action: rules.ActionStepUp},
 	})
 	cases := []struct {
 		name, method, path string
@@ -37,6 +39,10 @@ func TestPathTricksCannotDodgeARule(t *testing.T) {
 		{"exec as POST (SPDY)", "POST", "/api/v1/namespaces/default/pods/web/exec?command=sh", 401},
 		{"exec as GET (WebSocket)", "GET", "/api/v1/namespaces/default/pods/web/exec?command=sh", 401},
 		{"exec with trailing slash", "GET", "/api/v1/namespaces/default/pods/web/exec/", 401},
+		{"attach as POST (SPDY)", "POST", "/api/v1/namespaces/default/pods/web/attach?stdout=true", 401},
+		{"attach as GET (WebSocket)", "GET", "/api/v1/namespaces/default/pods/web/attach?stdout=true", 401},
+		{"portforward as POST (SPDY)", "POST", "/api/v1/namespaces/default/pods/web/portforward?ports=8080", 401},
+		{"portforward as GET (WebSocket)", "GET", "/api/v1/namespaces/default/pods/web/portforward?ports=8080", 401},
 		{"not prod: allowed", "DELETE", "/api/v1/namespaces/dev/pods/web", 200},
 	}
 	for _, tc := range cases {
@@ -53,5 +59,11 @@ func TestPathTricksCannotDodgeARule(t *testing.T) {
 	}
 	if n := f.up.count(); n != 1 {
 		t.Errorf("%d requests reached the API server; only the non-prod delete should have", n)
+	}
+	_, challenges := f.sessions.calls()
+	for _, c := range challenges {
+		if c.Req.Subresource != "" && c.Req.Verb != "create" {
+			t.Errorf("%s on pods/%s was bound as verb %q, want create", c.Rule, c.Req.Subresource, c.Req.Verb)
+		}
 	}
 }

@@ -103,18 +103,24 @@ func worstRequests() []Attributes {
 	}
 }
 
+// TestDecideDoesNotAllocate checks allocations, not time, at each size the
+// benchmark measures.
 func TestDecideDoesNotAllocate(t *testing.T) {
-	s := mustCompile(t, realisticRules(200, 1), "")
-	reqs := append(worstRequests(),
-		res("delete", "", "pods", "", "team-1-prod", "web"),
-		attrWith(res("get", "", "secrets", "", "kube-system", "s"), func(a *Attributes) { a.Machine = true }),
-		attrWith(res("frob", "x.io", "things", "", "dev", "t"), func(a *Attributes) { a.User = "ci-team-1-x" }),
-		nonRes("get", "/logs/x"), nonRes("get", "/healthz"))
-	for i := range reqs {
-		a := &reqs[i]
-		if n := testing.AllocsPerRun(100, func() { _ = s.Decide(a) }); n != 0 {
-			t.Errorf("Decide(%+v): %v allocs/op, want 0", *a, n)
-		}
+	for _, size := range []int{10, 200, 1000} {
+		t.Run(fmt.Sprintf("rules=%d", size), func(t *testing.T) {
+			s := mustCompile(t, realisticRules(size, 1), "")
+			reqs := append(worstRequests(),
+				res("delete", "", "pods", "", "team-1-prod", "web"),
+				attrWith(res("get", "", "secrets", "", "kube-system", "s"), func(a *Attributes) { a.Machine = true }),
+				attrWith(res("frob", "x.io", "things", "", "dev", "t"), func(a *Attributes) { a.User = "ci-team-1-x" }),
+				nonRes("get", "/logs/x"), nonRes("get", "/healthz"))
+			for i := range reqs {
+				a := &reqs[i]
+				if n := testing.AllocsPerRun(100, func() { _ = s.Decide(a) }); n != 0 {
+					t.Errorf("Decide(%+v): %v allocs/op, want 0", *a, n)
+				}
+			}
+		})
 	}
 }
 

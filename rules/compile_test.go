@@ -69,6 +69,23 @@ func TestCompileEmpty(t *testing.T) {
 	}
 }
 
+// TestStepUpMessage checks that a stepUp rule's message survives Compile
+// and reaches the caller through Decision.Rule, which the proxy appends to
+// its 401 message; Decision.Message stays for denies.
+func TestStepUpMessage(t *testing.T) {
+	t.Parallel()
+	const msg = "production deletes are reviewed weekly"
+	s := mustCompile(t, []Rule{{Name: "prod", Match: Match{Verbs: []string{"delete"}}, Action: ActionStepUp, Message: msg}}, "")
+	a := res("delete", "", "pods", "", "prod-eu", "web")
+	if d := s.Decide(&a); d.Action != ActionStepUp || d.Rule.Message != msg || d.Message != "" {
+		t.Errorf("Decide() = %+v, rule message %q", d, d.Rule.Message)
+	}
+	a.Machine = true
+	if d := s.Decide(&a); d.Action != ActionDeny || d.Message != machineMessage {
+		t.Errorf("service token: Decide() = %+v", d)
+	}
+}
+
 // TestCompileCopies checks that changing the rules after Compile changes
 // neither decisions nor explanations.
 func TestCompileCopies(t *testing.T) {

@@ -31,8 +31,9 @@ type Rule struct {
 	// Action is allow, deny or stepUp.
 	Action Action `json:"action"`
 	// Message is shown to the person: the reason for a deny (a deny
-	// without one gets a default naming the rule), or extra words for a
-	// stepUp prompt. Allow rules take no message.
+	// without one gets a default naming the rule), or extra words the proxy
+	// appends to a stepUp rule's 401 message (after the sentence naming the
+	// action and the rule). Allow rules take no message.
 	Message string `json:"message,omitempty"`
 	// MaxAge is for stepUp rules only: 0 means every matching request needs
 	// its own code; a positive age (at most 24h) lets one code cover every
@@ -131,7 +132,8 @@ type Compiled struct {
 	// Action is the rule's action as configured.
 	Action Action
 	// Message is the rule's message; for a deny rule without one, the
-	// default deny message.
+	// default deny message. For a stepUp rule it is the extra words for
+	// the step-up message, possibly empty.
 	Message string
 	// MaxAge is how long one code covers this rule's requests (stepUp only).
 	MaxAge time.Duration
