@@ -18,6 +18,7 @@ type ExecResult struct {
 	Bytes         int64   `json:"bytes"`
 	Rounds        int     `json:"rounds"`
 	DirectMiBps   float64 `json:"directMiBps"`
+	FloorMiBps    float64 `json:"floorMiBps"`
 	StepgateMiBps float64 `json:"stepgateMiBps"`
 }
 
@@ -33,12 +34,15 @@ func (e *env) execThroughput(ctx context.Context) (ExecResult, error) {
 			unescape(proxy.ExtraSession): {s.SessionID}, unescape(proxy.ExtraMFAAt): {s.MFAAt.UTC().Format(time.RFC3339)},
 		}}}
 	sg := &rest.Config{Host: e.sgURL, BearerToken: e.token, TLSClientConfig: rest.TLSClientConfig{CAData: e.sgCA}}
-	var dTotal, sTotal time.Duration
+	// The floor sets the impersonation headers itself; the token it is
+	// sent is dropped like any client credential.
+	floor := &rest.Config{Host: e.floorURL, BearerToken: "unused", TLSClientConfig: rest.TLSClientConfig{CAData: e.floorCA}}
+	var dTotal, fTotal, sTotal time.Duration
 	for round := 0; round < res.Rounds; round++ {
 		for _, c := range []struct {
 			cfg   *rest.Config
 			total *time.Duration
-		}{{direct, &dTotal}, {sg, &sTotal}} {
+		}{{direct, &dTotal}, {floor, &fTotal}, {sg, &sTotal}} {
 			d, err := execOnce(ctx, c.cfg, e.opts.ExecBytes)
 			if err != nil {
 				return res, err
@@ -47,7 +51,7 @@ func (e *env) execThroughput(ctx context.Context) (ExecResult, error) {
 		}
 	}
 	mib := float64(e.opts.ExecBytes*int64(res.Rounds)) / (1 << 20)
-	res.DirectMiBps, res.StepgateMiBps = mib/dTotal.Seconds(), mib/sTotal.Seconds()
+	res.DirectMiBps, res.FloorMiBps, res.StepgateMiBps = mib/dTotal.Seconds(), mib/fTotal.Seconds(), mib/sTotal.Seconds()
 	return res, nil
 }
 

@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,27 +17,56 @@ import (
 )
 
 // TestRevokeClosesStreams: revoking a session from the admin CLI (another
-// process, same store) refuses its next request and closes its open watch
-// and exec within seconds.
+// process, same store) refuses its next request and closes its open
+// watch, exec, attach and port-forward within seconds; the exec (over
+// WebSocket) fails with stepgate's reason rather than ending as if the
+// shell had exited.
 func TestRevokeClosesStreams(t *testing.T) {
 	s := startServer(t, "", "")
 	_, kc := stepUpUser(t, s, "hana")
 	envv := kubectlEnv(t, kc)
 
-	watch := exec.Command(env.kubectl, "get", "pods", "-w")
-	watch.Env = envv
-	wout, _ := watch.StdoutPipe()
-	if err := watch.Start(); err != nil {
+	// background starts a streaming kubectl and reports when it ends.
+	background := func(args ...string) (*exec.Cmd, chan string, chan error) {
+		cmd := exec.Command(env.kubectl, args...)
+		cmd.Env = envv
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		lines := scanLines(out)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		return cmd, lines, done
+	}
+	_, watchLines, watchDone := background("get", "pods", "-w")
+	waitLine(t, watchLines, "web")
+	env.cluster.AppendAttach("before-revoke")
+	_, _, attachDone := background("attach", "web")
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	_, pfLines, pfDone := background("port-forward", "pod/web", fmt.Sprintf("%d:8080", port))
+	waitLine(t, pfLines, "Forwarding from")
+	pfConn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer watch.Process.Kill()
-	watchLines := scanLines(wout)
-	waitLine(t, watchLines, "web")
+	defer pfConn.Close()
+	pfConn.Write([]byte("ping\n"))
+	pfConn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(pfConn, make([]byte, 5)); err != nil {
+		t.Fatalf("port-forward echo before the revoke: %v", err)
+	}
 
 	sh := startTerm(t, envv, env.kubectl, "exec", "-it", "web", "--", "sh")
 	time.Sleep(500 * time.Millisecond)
 	sh.send("echo still-$((1+1))")
 	sh.expect(`still-2`)
+	// Wait until stepgate tracks the attach too (its log line comes at
+	// the end, so look for the open-stream gauge instead).
+	waitStreams(t, s, 4)
 
 	list := s.mustStepgate(t, "", "session", "list", "--user", "hana")
 	if !strings.Contains(list, "hana") {
@@ -41,20 +75,49 @@ func TestRevokeClosesStreams(t *testing.T) {
 	start := time.Now()
 	s.mustStepgate(t, "", "session", "revoke", "--user", "hana")
 
-	watchDone := make(chan error, 1)
-	go func() { watchDone <- watch.Wait() }()
-	select {
-	case <-watchDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the watch of a revoked session was still open after 5s")
+	for name, done := range map[string]chan error{"watch": watchDone, "attach": attachDone, "port-forward": pfDone} {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("the %s of a revoked session was still open after 5s", name)
+		}
 	}
-	if _, err := sh.wait(); err == nil {
-		t.Error("the exec of a revoked session ended without an error")
+	select {
+	case <-sh.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the exec of a revoked session was still open after 5s")
+	}
+	if out, err := sh.wait(); err == nil || !strings.Contains(out, "session was revoked") {
+		t.Errorf("the exec of a revoked session should fail with stepgate's reason: %v\n%s", err, out)
 	}
 	t.Logf("streams closed %s after the revoke command", time.Since(start).Round(time.Millisecond))
 	out, err := kubectl(t, kc, "get", "pods")
 	if err == nil || !strings.Contains(out, "not signed in") {
 		t.Errorf("next request after revoke: %v\n%s", err, out)
+	}
+}
+
+// waitStreams waits until stepgate's /metrics shows at least n open
+// streams.
+func waitStreams(t *testing.T, s *server, n int) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^stepgate_open_streams (\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := s.httpClient().Get(s.url + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if m := re.FindSubmatch(body); m != nil {
+				if got, _ := strconv.Atoi(string(m[1])); got >= n {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stepgate never had %d open streams", n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
