@@ -38,8 +38,10 @@ unit:
 e2e: tools
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/...
 
-test: vet tools
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+# test: the unit tests under the race detector, then the end-to-end
+# suites (real API server, kubectl, SQLite) and the benchmark's smoke run.
+test: vet tools unit
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/...
 
 # bench: the hot path's Go benchmarks, then stepgate against the API server
 # and a bare proxy in one run (table on stdout, JSON in bench-result.json).
