@@ -58,7 +58,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 			return nil, fmt.Errorf("authenticate: read change log: %w", err)
 		}
 	}
-	now := m.now()
+	now := m.requestTime()
 	if e := m.cache.get(key); e != nil {
 		if e.live(now, m.idle) {
 			e.lastSeen.Store(now.UnixNano())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -432,5 +433,44 @@ func TestValidateUserName(t *testing.T) {
 		if err := ValidateUserName(name); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("%q accepted", name)
 		}
+	}
+}
+
+// TestCoarseClockOnlyWhileRunning: with the wall clock, Run keeps a coarse
+// clock for the per-request check and clears it when it stops; with an
+// injected clock (every other test here) the check always reads that
+// clock, so advancing it is seen at once.
+func TestCoarseClockOnlyWhileRunning(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	if f.m.wallClock {
+		t.Fatal("a manager with an injected clock uses the wall clock")
+	}
+	if got, want := f.m.requestTime(), f.clock.Now(); !got.Equal(want) {
+		t.Errorf("request time %v, want the injected clock's %v", got, want)
+	}
+	m, err := New(Options{Store: f.store, Hasher: f.hasher, Sealer: f.m.sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.wallClock || m.coarse.Load() != 0 {
+		t.Fatalf("before Run: wallClock %t, coarse %d", m.wallClock, m.coarse.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	for m.coarse.Load() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended early: %v", err)
+		default:
+			runtime.Gosched()
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := m.coarse.Load(); n != 0 {
+		t.Errorf("coarse clock left at %d after Run ended", n)
 	}
 }
