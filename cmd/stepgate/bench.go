@@ -23,8 +23,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	jsonPath := fs.String("json", "bench-result.json", "write the report as JSON here (\"\" to skip)")
 	quick := fs.Bool("quick", false, "shorter runs and fewer watches, for a smoke test (numbers are noisier)")
 	duration := fs.Duration("duration", 2*time.Second, "length of each load run")
-	rounds := fs.Int("rounds", 3, "interleaved rounds per cell")
+	rounds := fs.Int("rounds", 5, "interleaved rounds per cell")
 	watches := fs.Int("watches", 5000, "idle watches to open through stepgate")
+	profile := fs.String("profile", "", "save pprof profiles of stepgate here (heap and goroutines while it holds the watches, CPU under GET load)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	opts := bench.Options{Stepgate: self, Progress: e.stderr, Table: e.stdout, JSONPath: *jsonPath,
-		Duration: *duration, Rounds: *rounds, Watches: *watches}
+		Duration: *duration, Rounds: *rounds, Watches: *watches, ProfileDir: *profile}
 	if *quick {
 		opts.Duration, opts.Rounds, opts.Watches, opts.ExecBytes = 500*time.Millisecond, 1, 500, 16<<20
 	}

@@ -31,6 +31,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	dataDir := fs.String("data-dir", "", "data dir, overriding the config")
 	kubeconfig := fs.String("kubeconfig", "", "upstream kubeconfig, overriding the config")
 	kubeContext := fs.String("context", "", "context in the upstream kubeconfig")
+	pprofAddr := fs.String("pprof", "", "also serve Go's pprof profiles on this loopback address (e.g. 127.0.0.1:6060), for performance work")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,6 +57,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer srv.Close()
+	if *pprofAddr != "" {
+		addr, err := startPprof(ctx, *pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		log.Info("pprof serving", zap.String("address", addr.String()))
+	}
 	log.Info("stepgate serving", zap.String("address", srv.Addr().String()), zap.String("upstream", upstream.Host),
 		zap.Int("rules", len(cfg.Rules)), zap.String("version", version))
 	return srv.Run(ctx)

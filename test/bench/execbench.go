@@ -27,7 +27,7 @@ type counter struct{ n atomic.Int64 }
 func (c *counter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
 
 func (e *env) execThroughput(ctx context.Context) (ExecResult, error) {
-	res := ExecResult{Bytes: e.opts.ExecBytes, Rounds: 2}
+	res := ExecResult{Bytes: e.opts.ExecBytes, Rounds: 3}
 	s := e.session
 	direct := &rest.Config{Host: e.cluster.Server, BearerToken: e.cluster.ProxyToken, TLSClientConfig: rest.TLSClientConfig{CAData: e.cluster.CAData},
 		Impersonate: rest.ImpersonationConfig{UserName: s.User, UID: s.UID, Groups: s.Groups, Extra: map[string][]string{

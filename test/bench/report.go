@@ -94,8 +94,10 @@ func printTable(w io.Writer, r *Report) {
 			x.Floor.CPUms, x.Stepgate.CPUms, x.DirectAdmin.RPS)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nwatches: %d idle watches held by stepgate: %.1f KiB RSS, %.2f goroutines, %.1f KiB heap, %.1f KiB stack each (floor: %.1f KiB RSS each)\n",
-		r.Watch.Established, r.Watch.RSSPerWatchKiB, r.Watch.GoroutinesPerWatch, r.Watch.HeapPerWatchKiB, r.Watch.StackPerWatchKiB, r.Watch.FloorRSSPerWatchKiB)
+	fmt.Fprintf(w, "\nwatches: %d idle watches held by stepgate: %.1f KiB RSS, %.2f goroutines, %.1f KiB heap and %.1f KiB stack in use each "+
+		"(after a forced GC: %.1f KiB heap, %.1f KiB stack); floor: %.1f KiB RSS each\n",
+		r.Watch.Established, r.Watch.RSSPerWatchKiB, r.Watch.GoroutinesPerWatch, r.Watch.HeapPerWatchKiB, r.Watch.StackPerWatchKiB,
+		r.Watch.LiveHeapPerWatchKiB, r.Watch.LiveStackPerWatchKiB, r.Watch.FloorRSSPerWatchKiB)
 	fmt.Fprintf(w, "exec (WebSocket, %d MiB stdout, %d rounds): direct %.0f MiB/s, floor %.0f MiB/s, stepgate %.0f MiB/s; sg/direct %.2f, sg/floor %.2f\n",
 		r.Exec.Bytes>>20, r.Exec.Rounds, r.Exec.DirectMiBps, r.Exec.FloorMiBps, r.Exec.StepgateMiBps,
 		ratio(r.Exec.StepgateMiBps, r.Exec.DirectMiBps), ratio(r.Exec.StepgateMiBps, r.Exec.FloorMiBps))

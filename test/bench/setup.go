@@ -40,6 +40,8 @@ type env struct {
 	procs   []*exec.Cmd
 	// stepgate server
 	sgURL, sgCfg string
+	sgPprof      string
+	profiles     int // heap profiles saved so far
 	sgPID        int
 	sgCA         []byte
 	token        string
@@ -150,6 +152,7 @@ type sgProc struct {
 	url, cfg string
 	pid      int
 	ca       []byte
+	pprof    string // http://127.0.0.1:PORT of its --pprof listener
 }
 
 // startStepgate runs `stepgate serve` with the 50 rules.
@@ -173,14 +176,19 @@ func (e *env) startStepgate(ctx context.Context, name, throttle string) (*sgProc
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(e.opts.Stepgate, "serve", "--config", cfgPath)
+	pprofPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr := fmt.Sprintf("127.0.0.1:%d", pprofPort)
+	cmd := exec.Command(e.opts.Stepgate, "serve", "--config", cfgPath, "--pprof", pprofAddr)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	e.procs = append(e.procs, cmd)
-	p := &sgProc{url: fmt.Sprintf("https://127.0.0.1:%d", port), cfg: cfgPath, pid: cmd.Process.Pid}
+	p := &sgProc{url: fmt.Sprintf("https://127.0.0.1:%d", port), cfg: cfgPath, pid: cmd.Process.Pid, pprof: "http://" + pprofAddr}
 	caFile := proxy.SelfSignedPaths(dir).CAFile
 	if err := waitHTTPS(ctx, p.url+"/readyz", caFile); err != nil {
 		return nil, fmt.Errorf("stepgate did not start (log %s): %w", logf.Name(), err)

@@ -23,7 +23,13 @@ type WatchResult struct {
 	RSSPerWatchKiB     float64 `json:"rssPerWatchKiB"`
 	GoroutinesPerWatch float64 `json:"goroutinesPerWatch"`
 	HeapPerWatchKiB    float64 `json:"heapPerWatchKiB"`
-	StackPerWatchKiB   float64 `json:"stackPerWatchKiB"`
+	// LiveHeapPerWatchKiB is the heap in use after a forced collection:
+	// what the watches keep, without the garbage left from opening them.
+	LiveHeapPerWatchKiB float64 `json:"liveHeapPerWatchKiB"`
+	// LiveStackPerWatchKiB is the goroutine stack in use after that
+	// collection (which also shrinks stacks grown while opening them).
+	LiveStackPerWatchKiB float64 `json:"liveStackPerWatchKiB"`
+	StackPerWatchKiB     float64 `json:"stackPerWatchKiB"`
 	// FloorRSSPerWatchKiB is the bare proxy's cost, for comparison.
 	FloorRSSPerWatchKiB float64 `json:"floorRSSPerWatchKiB"`
 }
@@ -114,6 +120,10 @@ func (e *env) watches(ctx context.Context, logf func(string, ...any)) (WatchResu
 		return res, err
 	}
 	sg := paths[2]
+	heap0, stack0, err := e.liveMem(ctx)
+	if err != nil {
+		return res, err
+	}
 	before, err := metrics(ctx, sg)
 	if err != nil {
 		return res, err
@@ -126,6 +136,14 @@ func (e *env) watches(ctx context.Context, logf func(string, ...any)) (WatchResu
 	time.Sleep(2 * time.Second) // let buffers settle
 	after, err := metrics(ctx, sg)
 	rss1, _ := rssKiB(e.sgPID)
+	if err != nil {
+		release()
+		return res, err
+	}
+	// A forced collection tells live memory from the garbage that opening
+	// the watches left behind (idle watches allocate nothing, so no GC
+	// would run on its own for minutes).
+	heap1, stack1, err := e.liveMem(ctx)
 	release()
 	if err != nil {
 		return res, err
@@ -136,6 +154,8 @@ func (e *env) watches(ctx context.Context, logf func(string, ...any)) (WatchResu
 		res.GoroutinesPerWatch = (after["go_goroutines"] - before["go_goroutines"]) / float64(n)
 		res.HeapPerWatchKiB = (after["go_memstats_heap_inuse_bytes"] - before["go_memstats_heap_inuse_bytes"]) / 1024 / float64(n)
 		res.StackPerWatchKiB = (after["go_memstats_stack_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / 1024 / float64(n)
+		res.LiveHeapPerWatchKiB = (heap1 - heap0) / 1024 / float64(n)
+		res.LiveStackPerWatchKiB = (stack1 - stack0) / 1024 / float64(n)
 	}
 	logf("stepgate held %d watches: %.1f KiB RSS and %.2f goroutines each", n, res.RSSPerWatchKiB, res.GoroutinesPerWatch)
 	time.Sleep(time.Second)
