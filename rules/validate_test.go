@@ -178,6 +178,10 @@ func TestValidateMessages(t *testing.T) {
 			`spec.rules[0].match.verbs[1]: Invalid value: "Delete": verbs are lower-case and compared exactly (delete, not Delete)`},
 		{"exec is not a verb", ruleWith("a", func(r *Rule) { r.Match.Verbs = []string{"exec"} }), nil,
 			`rules[0].match.verbs[0]: Invalid value: "exec": no request has this verb: kubectl exec is verb create on resource pods/exec`},
+		{"misspelt verb", ruleWith("a", func(r *Rule) { r.Match.Verbs = []string{"dlete"} }), nil,
+			`rules[0].match.verbs[0]: Invalid value: "dlete": not a Kubernetes verb; did you mean delete? (a rule with a misspelt verb never applies)`},
+		{"swapped letters", ruleWith("a", func(r *Rule) { r.Match.Verbs = []string{"lsit"} }), nil,
+			`rules[0].match.verbs[0]: Invalid value: "lsit": not a Kubernetes verb; did you mean list? (a rule with a misspelt verb never applies)`},
 		{"core group", ruleWith("a", func(r *Rule) { r.Match.APIGroups = []string{"core"} }), nil,
 			`rules[0].match.apiGroups[0]: Invalid value: "core": the core group is "" (apiGroups: [""])`},
 		{"group in resource", ruleWith("a", func(r *Rule) { r.Match.Resources = []string{"deployments.apps"} }), nil,
@@ -207,5 +211,20 @@ func TestValidateDuplicateNameSaysWhere(t *testing.T) {
 	want := `rules[2].name: Duplicate value: "a": rules[0] has the same name`
 	if len(errs) != 1 || errs[0].Error() != want {
 		t.Errorf("Validate() = %v, want [%s]", errs, want)
+	}
+}
+
+// TestNearVerb: one slip from a known verb is caught; real verbs, custom
+// verbs and unrelated words are not.
+func TestNearVerb(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]string{
+		"dlete": "delete", "deletee": "delete", "delte": "delete", "gte": "get", "gets": "get", "lsit": "list",
+		"wacth": "watch", "craete": "create", "pach": "patch", "deletecolection": "deletecollection",
+		"get": "", "delete": "", "use": "", "approve": "", "frobnicate": "", "proxy": "", "g": "", "": "",
+	} {
+		if got := nearVerb(v); got != want {
+			t.Errorf("nearVerb(%q) = %q, want %q", v, got, want)
+		}
 	}
 }

@@ -54,7 +54,56 @@ func verbProblem(v string) string {
 	case !only(v, lowerAlnumDash) || v[0] < 'a' || v[0] > 'z':
 		return "verbs are lower-case words such as get, delete or deletecollection, or *"
 	}
+	if near := nearVerb(v); near != "" {
+		return "not a Kubernetes verb; did you mean " + near + "? (a rule with a misspelt verb never applies)"
+	}
 	return ""
+}
+
+// knownVerbs are the verbs Kubernetes API servers use for requests and in
+// RBAC. A word one typing slip away from one of them is almost surely that
+// verb misspelt, and a misspelt verb makes a step-up rule silently inert.
+var knownVerbs = [...]string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
+	"escalate", "bind", "impersonate", "approve", "sign", "use"}
+
+// nearVerb returns the known verb that v is one edit (an insertion,
+// deletion, substitution or swap of neighbours) away from, or "".
+func nearVerb(v string) string {
+	for _, k := range knownVerbs {
+		if v == k {
+			return ""
+		}
+	}
+	for _, k := range knownVerbs {
+		if oneEdit(v, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+func oneEdit(a, b string) bool {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	switch len(a) - len(b) {
+	case 0:
+		var diff []int
+		for i := range a {
+			if a[i] != b[i] {
+				diff = append(diff, i)
+			}
+		}
+		return len(diff) == 1 ||
+			len(diff) == 2 && diff[1] == diff[0]+1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]]
+	case 1:
+		i := 0
+		for i < len(b) && a[i] == b[i] {
+			i++
+		}
+		return a[i+1:] == b[i:]
+	}
+	return false
 }
 
 // apiGroupProblem checks an API group: "" (core), "*" or a DNS name.

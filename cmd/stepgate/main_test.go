@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,8 +192,16 @@ func TestRulesExplainAndCheck(t *testing.T) {
 	if code := run(context.Background(), e, []string{"rules", "explain", "--rules", rules, "--user", "alice", "--groups", "dev", "delete", "pods/web", "-n", "prod-eu"}); code != 0 {
 		t.Fatalf("explain: %d %s", code, errb.String())
 	}
-	if !strings.Contains(out.String(), "request: DELETE /api/v1/namespaces/prod-eu/pods/web") || !strings.Contains(out.String(), "prod-delete") {
-		t.Errorf("explain output:\n%s", out.String())
+	for _, want := range []string{"request: DELETE /api/v1/namespaces/prod-eu/pods/web", "rules[0] prod-delete: MATCH",
+		"decision: stepUp by rule prod-delete"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), e, []string{"rules", "explain", "--rules", rules, "--user", "alice", "get", "pods/web", "-n", "prod-eu"}); code != 0 ||
+		!strings.Contains(out.String(), "decision: allow") || strings.Contains(out.String(), ": MATCH") {
+		t.Errorf("explain of a request no rule matches: %d\n%s", code, out.String())
 	}
 	out.Reset()
 	if code := run(context.Background(), e, []string{"rules", "explain", "--rules", rules, "--user", "alice", "--method", "GET", "--path", "/api/v1/namespaces/x/pods/../secrets"}); code != 1 {
@@ -201,5 +210,35 @@ func TestRulesExplainAndCheck(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), e, []string{"rules", "check", rules}); code != 0 || !strings.Contains(out.String(), "5 rules") {
 		t.Errorf("check: %d %s %s", code, out.String(), errb.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("apiVersion: stepgate.io/v1alpha1\nkind: StepgateRules\nrules:\n- name: x\n  match: {verbs: [get, dlete]}\n  action: stepUp\n"), 0o600)
+	errb.Reset()
+	if code := run(context.Background(), e, []string{"rules", "check", bad}); code == 0 || !strings.Contains(errb.String(), "rules[0].match.verbs[1]") ||
+		!strings.Contains(errb.String(), "did you mean delete") {
+		t.Errorf("check of a bad file: exit %d, stderr:\n%s", code, errb.String())
+	}
+}
+
+// TestPrintExecCredential: what the plugin hands kubectl is a
+// client.authentication.k8s.io/v1 ExecCredential with the token and its
+// expiry, so client-go runs the plugin again only when the session ends.
+func TestPrintExecCredential(t *testing.T) {
+	t.Parallel()
+	e, out, _ := testEnv(t, nil)
+	expires := time.Date(2026, 12, 1, 21, 30, 0, 0, time.UTC)
+	if err := printExecCredential(e, "sgs_example", expires); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	want := map[string]any{
+		"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "spec": map[string]any{"interactive": false},
+		"status": map[string]any{"token": "sgs_example", "expirationTimestamp": "2026-12-01T21:30:00Z"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exec credential (-want +got):\n%s", diff)
 	}
 }
