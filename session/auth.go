@@ -261,18 +261,31 @@ func (c *cache) takeTouched() map[string]time.Time {
 }
 
 // streams holds the cancel functions of open long-running requests by
-// session.
+// session, and remembers the sessions it closed: a request authenticated
+// just before its session was revoked may register just after, and must
+// be cancelled then rather than outlive the revocation.
 type streams struct {
-	mu   sync.Mutex
-	next uint64
-	m    map[string]map[uint64]context.CancelFunc
+	mu     sync.Mutex
+	next   uint64
+	m      map[string]map[uint64]context.CancelFunc
+	closed map[string]time.Time // guarded by mu; when each session was closed
 }
 
-func newStreams() *streams { return &streams{m: map[string]map[uint64]context.CancelFunc{}} }
+// closedKeep is how long a closed session is remembered: far longer than
+// a request spends between authentication and registering its stream.
+const closedKeep = 10 * time.Minute
+
+func newStreams() *streams {
+	return &streams{m: map[string]map[uint64]context.CancelFunc{}, closed: map[string]time.Time{}}
+}
 
 func (s *streams) add(sessionID string, cancel context.CancelFunc) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, dead := s.closed[sessionID]; dead {
+		cancel()
+		return func() {}
+	}
 	s.next++
 	id := s.next
 	if s.m[sessionID] == nil {
@@ -295,9 +308,21 @@ func (s *streams) closeSession(sessionID string) {
 	s.mu.Lock()
 	set := s.m[sessionID]
 	delete(s.m, sessionID)
+	s.closed[sessionID] = time.Now()
 	s.mu.Unlock()
 	for _, cancel := range set {
 		cancel()
+	}
+}
+
+// forget drops closed sessions remembered for longer than closedKeep.
+func (s *streams) forget(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, at := range s.closed {
+		if now.Sub(at) > closedKeep {
+			delete(s.closed, id)
+		}
 	}
 }
 

@@ -469,3 +469,59 @@ func burst(n int, fn func(i int) error) []error {
 	wg.Wait()
 	return errs
 }
+
+// TestCredentialChangeDuringSignIn: an admin's new password or reset-mfa
+// that lands between a sign-in's checks and its record wins: the sign-in
+// made with the old password or code fails and leaves no session, since
+// the session is created in the same transaction that re-reads the
+// account.
+func TestCredentialChangeDuringSignIn(t *testing.T) {
+	const newPassword = "another long passphrase 99"
+	for name, change := range map[string]func(f *fixture){
+		"user passwd": func(f *fixture) {
+			if err := f.m.SetPassword(context.Background(), "alice", newPassword, "admin"); err != nil {
+				t.Error(err)
+			}
+		},
+		// After reset-mfa alone the password opens an enrollment-only
+		// session, as it would after the reset; a new secret enrolled
+		// meanwhile must not accept a code of the old one.
+		"reset-mfa and a new secret": func(f *fixture) {
+			key, err := f.totp.NewKey("alice")
+			if err == nil {
+				err = f.m.ResetMFA(context.Background(), "alice", "admin")
+			}
+			if err == nil {
+				_, err = f.m.EnrollDirect(context.Background(), "alice", key.Secret, f.clock.Now())
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, ts := tracedFixture(t, lockPolicy(10, time.Hour))
+			secret := f.enrolled("alice", false)
+			f.nextStep()
+			fired := false // the change reads the account too: fire once, not recursively
+			ts.setAfter(func(m string) {
+				if m == "GetAccountByName" && !fired {
+					fired = true
+					change(f)
+				}
+			})
+			_, err := f.login("alice", testPassword, f.code(secret, 0))
+			ts.setAfter(nil)
+			if !errors.Is(err, ErrInvalidCredentials) {
+				t.Fatalf("sign-in with credentials changed meanwhile: err = %v", err)
+			}
+			sessions, err := f.m.ListSessions(context.Background(), "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sessions) != 0 {
+				t.Errorf("%d sessions left by a sign-in that lost the race, want 0", len(sessions))
+			}
+		})
+	}
+}

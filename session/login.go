@@ -43,6 +43,9 @@ type codeCheck struct {
 	recoveryHash    string // its hash, when recovery
 	recoveryRefused bool   // looks like a recovery code, and none is allowed here
 	err             error  // mfa.ErrClockDrift when that is why it failed
+	// secret is the sealed TOTP secret the code was checked against, so
+	// the attempt fails if the secret changed before it was recorded.
+	secret string
 }
 
 // Login checks a password and a one-time code and opens a session. Every
@@ -73,11 +76,24 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		check = m.checkCode(acct, req.Code, now, true)
 	}
 	sid := newID("s-") // named now so a recovery code's audit event can name it
+	token, tokenHash, err := newToken(sessionTokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var rec *SessionRecord
 	res, err := m.attempt(ctx, attemptInput{
-		accountID: id, pwOK: pwOK, check: check, signIn: true,
+		accountID: id, pwOK: pwOK, pwHash: hash, check: check, signIn: true,
 		// "(unknown)": never log what was typed, it may be a password.
 		fail:        AuditEvent{Type: EventLogin, User: "(unknown)", Source: req.Source, Outcome: OutcomeFailure},
 		recoveryUse: AuditEvent{Type: EventRecoveryUse, SessionID: sid, Source: req.Source, Outcome: OutcomeSuccess, Detail: "at sign-in"},
+		// The session is created in the attempt's transaction, so a password
+		// change or reset-mfa cannot fall between the check and the session
+		// and leave a session made with the old credentials.
+		open: func(a *Account, recovery bool, e *AuditEvent) *SessionRecord {
+			rec = m.newSessionRecord(a, sid, tokenHash, req, now)
+			e.Detail = loginDetail(a, rec, recovery)
+			return rec
+		},
 	}, now)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
@@ -88,41 +104,36 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		}
 		return nil, ErrInvalidCredentials
 	}
-	return m.openSession(ctx, res.account, req, res.recovery, sid, now)
+	out := &LoginResult{Token: token, Principal: principalFor(rec, res.account), EnrollmentRequired: rec.EnrollmentOnly, UsedRecoveryCode: res.recovery}
+	if res.recovery {
+		out.RecoveryCodesLeft, _ = m.store.RecoveryCodesLeft(ctx, res.account.ID)
+	}
+	return out, nil
 }
 
-func (m *Manager) openSession(ctx context.Context, a *Account, req LoginRequest, recovery bool, sid string, now time.Time) (*LoginResult, error) {
-	enrollOnly := !a.TOTPEnrolled() && m.MFARequired(a)
-	token, hash, err := newToken(sessionTokenPrefix)
-	if err != nil {
-		return nil, err
-	}
+// newSessionRecord is the session a successful sign-in to a opens.
+func (m *Manager) newSessionRecord(a *Account, sid, tokenHash string, req LoginRequest, now time.Time) *SessionRecord {
 	r := &SessionRecord{
-		ID: sid, AccountID: a.ID, TokenHash: hash, EnrollmentOnly: enrollOnly,
+		ID: sid, AccountID: a.ID, TokenHash: tokenHash, EnrollmentOnly: !a.TOTPEnrolled() && m.MFARequired(a),
 		Source: req.Source, UserAgent: truncate(req.UserAgent, 200),
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(m.abs),
 	}
 	if a.TOTPEnrolled() {
 		r.MFAAt = now
 	}
-	if err := m.store.CreateSession(ctx, r); err != nil {
-		return nil, fmt.Errorf("login: %w", err)
-	}
-	detail := "password and one-time code"
+	return r
+}
+
+func loginDetail(a *Account, r *SessionRecord, recovery bool) string {
 	switch {
 	case recovery:
-		detail = "password and recovery code"
-	case enrollOnly:
-		detail = "password; two-factor enrollment required"
+		return "password and recovery code"
+	case r.EnrollmentOnly:
+		return "password; two-factor enrollment required"
 	case !a.TOTPEnrolled():
-		detail = "password only (two-factor not required)"
+		return "password only (two-factor not required)"
 	}
-	m.audit(ctx, AuditEvent{Type: EventLogin, User: a.Name, SessionID: r.ID, Source: req.Source, Outcome: OutcomeSuccess, Detail: detail})
-	out := &LoginResult{Token: token, Principal: principalFor(r, a), EnrollmentRequired: enrollOnly, UsedRecoveryCode: recovery}
-	if recovery {
-		out.RecoveryCodesLeft, _ = m.store.RecoveryCodesLeft(ctx, a.ID)
-	}
-	return out, nil
+	return "password and one-time code"
 }
 
 // checkCode looks at a code for an enrolled account without touching the
@@ -144,13 +155,20 @@ func (m *Manager) checkCode(a *Account, code string, now time.Time, allowRecover
 	if err != nil {
 		return codeCheck{err: err}
 	}
-	return codeCheck{ok: true, step: step}
+	return codeCheck{ok: true, step: step, secret: a.TOTPSecret}
 }
 
 // attemptInput is one sign-in or code attempt for attempt to record.
 type attemptInput struct {
 	accountID string // "" when no account has the name
 	pwOK      bool   // the password checked out; true where none is asked
+	// pwHash is the password hash pwOK was checked against ("" where no
+	// password is asked); if the account's differs by the time the attempt
+	// is recorded (an admin set a new password meanwhile), it fails.
+	pwHash string
+	// open, for a sign-in, returns the session to create with the attempt
+	// when it succeeds, and fills in the success event's detail.
+	open func(a *Account, recovery bool, success *AuditEvent) *SessionRecord
 	// codeRequired asks for a code even if the account has no TOTP (a
 	// step-up); otherwise one is needed only when the account has TOTP.
 	codeRequired bool
@@ -227,7 +245,11 @@ func (m *Manager) decide(in *attemptInput, at *Attempt, now time.Time) attemptRe
 	}
 	needCode := in.codeRequired || a.TOTPEnrolled()
 	recovery := needCode && in.check.recovery
-	ok := in.pwOK && (!needCode || in.check.ok || recovery && at.RecoveryUnused)
+	// Credentials checked against what the account held before this
+	// transaction count only if the account still holds them.
+	pwOK := in.pwOK && (!in.signIn || a.PasswordHash == in.pwHash)
+	codeOK := in.check.ok && in.check.secret == a.TOTPSecret
+	ok := pwOK && (!needCode || codeOK || recovery && at.RecoveryUnused)
 	if ok && needCode && !recovery {
 		if in.check.step <= a.TOTPLastStep {
 			ok, res.replay = false, true
@@ -236,7 +258,7 @@ func (m *Manager) decide(in *attemptInput, at *Attempt, now time.Time) attemptRe
 		}
 	}
 	if !ok {
-		m.countFailure(in, at, &res, now)
+		m.countFailure(in, at, &res, now, pwOK)
 		return res
 	}
 	a.FailedAttempts, res.ok = 0, true
@@ -247,12 +269,18 @@ func (m *Manager) decide(in *attemptInput, at *Attempt, now time.Time) attemptRe
 		at.SpendRecovery, res.recovery = true, true
 		addEvent(at, in.recoveryUse, now, "")
 	}
+	if in.open != nil {
+		success := AuditEvent{Type: EventLogin, Source: in.fail.Source, Outcome: OutcomeSuccess}
+		at.Session = in.open(a, recovery, &success)
+		success.SessionID = at.Session.ID
+		addEvent(at, success, now, "")
+	}
 	return res
 }
 
 // countFailure counts a failed attempt and locks the account when the
 // policy says so (never an admin's).
-func (m *Manager) countFailure(in *attemptInput, at *Attempt, res *attemptResult, now time.Time) {
+func (m *Manager) countFailure(in *attemptInput, at *Attempt, res *attemptResult, now time.Time, pwOK bool) {
 	a := at.Account
 	a.FailedAttempts++
 	if m.lock.Enabled && !a.Admin && a.FailedAttempts >= m.lock.FailureTriggers {
@@ -262,7 +290,7 @@ func (m *Manager) countFailure(in *attemptInput, at *Attempt, res *attemptResult
 		}
 		res.lockedNow = true
 	}
-	addEvent(at, in.fail, now, failureDetail(in, *res))
+	addEvent(at, in.fail, now, failureDetail(in, *res, pwOK))
 	if res.lockedNow {
 		how := "until an admin unlocks it"
 		if m.lock.Duration > 0 {
@@ -293,8 +321,10 @@ func addEvent(at *Attempt, e AuditEvent, now time.Time, detail string) {
 	at.Events = append(at.Events, e)
 }
 
-func failureDetail(in *attemptInput, res attemptResult) string {
+func failureDetail(in *attemptInput, res attemptResult, pwOK bool) string {
 	switch {
+	case in.pwOK && !pwOK:
+		return "password changed during the attempt"
 	case !in.pwOK:
 		return "wrong password"
 	case res.replay:

@@ -167,6 +167,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			if err := m.store.Prune(ctx, now); err != nil && ctx.Err() == nil {
 				m.log.Warn("prune store", zap.Error(err))
 			}
+			m.streams.forget(time.Now())
 			lastPrune = now
 		}
 	}
@@ -186,8 +187,10 @@ func (m *Manager) runCoarseClock(ctx context.Context) func() {
 			select {
 			case <-ctx.Done():
 				return
-			case t := <-tick.C:
-				m.coarse.Store(t.UnixNano())
+			case <-tick.C:
+				// The time now, not the tick's: after a pause (a stopped
+				// process, a suspended VM) the tick's time is long past.
+				m.coarse.Store(time.Now().UnixNano())
 			}
 		}
 	}()

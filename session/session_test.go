@@ -99,6 +99,38 @@ func TestRevokedSessionRefusedOnNextRequest(t *testing.T) {
 	}
 }
 
+// A stream of a request that was authenticated just before its session
+// was revoked, and registers just after, is cancelled at once.
+func TestStreamRegisteredAfterRevocationIsCancelled(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	secret := f.enrolled("alice", false)
+	ctx := context.Background()
+	res := f.mustLogin("alice", secret)
+	if _, err := f.m.Authenticate(ctx, res.Token); err != nil { // the request passes here...
+		t.Fatal(err)
+	}
+	if err := f.m.RevokeSession(ctx, res.Principal.SessionID, "admin"); err != nil { // ...the admin revokes...
+		t.Fatal(err)
+	}
+	streamCtx, cancel := context.WithCancel(ctx) // ...and then it opens its stream
+	defer cancel()
+	release := f.m.TrackStream(res.Principal.SessionID, cancel)
+	defer release()
+	select {
+	case <-streamCtx.Done():
+	default:
+		t.Error("a stream registered after its session was revoked stayed open")
+	}
+	// Another session of the same person is not affected.
+	other := f.mustLogin("alice", secret)
+	otherCtx, otherCancel := context.WithCancel(ctx)
+	defer otherCancel()
+	defer f.m.TrackStream(other.Principal.SessionID, otherCancel)()
+	if otherCtx.Err() != nil {
+		t.Error("a live session's stream was cancelled")
+	}
+}
+
 // A second process (the admin CLI) revokes a session on the same SQLite
 // file; the serving process refuses the session on its very next request,
 // cached or not, and closes its streams then.

@@ -162,6 +162,14 @@ func (s *SQLiteStore) RecordAttempt(ctx context.Context, accountID, recoveryHash
 				return err
 			}
 		}
+		if at.Session != nil {
+			if at.Account == nil || at.Session.AccountID != at.Account.ID {
+				return errors.New("a session for another account than the attempt's")
+			}
+			if err := insertSession(ctx, tx, at.Session); err != nil {
+				return err
+			}
+		}
 		for i := range at.Events {
 			if err := appendAudit(ctx, tx, &at.Events[i]); err != nil {
 				return err

@@ -29,13 +29,17 @@ func scanSession(r rowScanner) (*SessionRecord, error) {
 
 // CreateSession implements Store.
 func (s *SQLiteStore) CreateSession(ctx context.Context, r *SessionRecord) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		r.ID, r.AccountID, r.TokenHash, r.EnrollmentOnly, r.Source, r.UserAgent, nanos(r.CreatedAt), nanos(r.LastSeenAt),
-		nanos(r.ExpiresAt), nanos(r.MFAAt), nanos(r.ElevatedAt), nanos(r.ElevatedUntil), nanos(r.RevokedAt))
-	if err != nil {
+	if err := insertSession(ctx, s.db, r); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
+}
+
+func insertSession(ctx context.Context, db execer, r *SessionRecord) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.ID, r.AccountID, r.TokenHash, r.EnrollmentOnly, r.Source, r.UserAgent, nanos(r.CreatedAt), nanos(r.LastSeenAt),
+		nanos(r.ExpiresAt), nanos(r.MFAAt), nanos(r.ElevatedAt), nanos(r.ElevatedUntil), nanos(r.RevokedAt))
+	return err
 }
 
 // GetSessionByTokenHash implements Store.

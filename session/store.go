@@ -28,11 +28,13 @@ type Store interface {
 	// recoveryHash, when not "", is one of the account's unused recovery
 	// codes, and calls decide; then, in the same transaction, it writes the
 	// account back if decide set Write, marks the recovery code used at now
-	// if decide set SpendRecovery, and appends decide's Events. No other
+	// if decide set SpendRecovery, creates decide's Session if it set one,
+	// and appends decide's Events. No other
 	// RecordAttempt or UpdateAccount of the account interleaves. decide must
 	// do nothing but fill in the Attempt. Because every attempt commits one
 	// transaction, the store's timing does not tell an unknown user, a
-	// disabled or locked account and a counted failure apart.
+	// disabled or locked account and a counted failure apart (the rows
+	// written differ a little; the commit, which dominates, is the same).
 	RecordAttempt(ctx context.Context, accountID, recoveryHash string, now time.Time, decide func(*Attempt)) error
 	DeleteAccount(ctx context.Context, id string) error
 
@@ -109,6 +111,10 @@ type Attempt struct {
 	// SpendRecovery asks for the offered recovery code to be marked used;
 	// it is only valid when RecoveryUnused is true.
 	SpendRecovery bool
+	// Session, when set, is created in the same transaction (a successful
+	// sign-in), so no change to the account can fall between the check of
+	// its credentials and the session they open.
+	Session *SessionRecord
 	// Events are appended to the audit trail in the same transaction.
 	Events []AuditEvent
 }
