@@ -46,11 +46,22 @@ type upgradeWriter struct {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *upgradeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Hijack implements http.Hijacker.
+// Hijack implements http.Hijacker. Once the stream's context ends (the
+// session was revoked, the server is shutting down) the client connection
+// gets deadlines, so a client that stopped reading or writing cannot keep
+// ReverseProxy's two copies, and the connection, alive: the copies end and
+// the connection is closed (with goodbye frames, for a WebSocket).
 func (w *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil || !w.f.websocket {
+	if err != nil {
 		return c, brw, err
+	}
+	context.AfterFunc(w.ctx, func() {
+		_ = c.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+		_ = c.SetReadDeadline(time.Now())
+	})
+	if !w.f.websocket {
+		return c, brw, nil
 	}
 	// exec and attach speak the channel protocols, where channel 3 carries
 	// a metav1.Status that client-go turns into the command's error.
@@ -153,14 +164,15 @@ type frameTracker struct {
 	left       uint64 // payload bytes of the current frame still to come
 	inMessage  bool   // a fragmented data message has begun and not ended
 	closed     bool   // the server sent a close frame
-	firstByte  bool   // the next payload byte is a data message's first (its channel)
+	firstByte  bool   // the next data payload byte is a message's first (its channel)
+	control    bool   // the current frame is a control frame (ping, pong, close)
 	errChannel bool   // a message on channel 3 (the error stream) was sent
 }
 
 func (t *frameTracker) advance(p []byte) {
 	for len(p) > 0 {
 		if t.left > 0 {
-			if t.firstByte {
+			if t.firstByte && !t.control {
 				t.errChannel = t.errChannel || p[0] == 3
 				t.firstByte = false
 			}
@@ -202,11 +214,14 @@ func (t *frameTracker) endHeader() {
 	default:
 		t.left = uint64(l)
 	}
+	t.control = op >= 0x8 // ping and pong may sit inside a message; their payload is not data
 	switch {
 	case op == 0x8:
 		t.closed = true
-	case op < 0x8: // continuation, text or binary; ping and pong may sit inside a message
-		t.firstByte = op != 0 && t.left > 0
+	case op == 0x1 || op == 0x2: // a new message: its first payload byte, in whichever fragment, is the channel
+		t.firstByte = true
+		t.inMessage = !fin
+	case op == 0x0: // a continuation keeps a pending first byte (earlier fragments may be empty)
 		t.inMessage = !fin
 	}
 	t.n = 0

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
@@ -102,6 +104,9 @@ func TestFrameTracker(t *testing.T) {
 		{"error channel", []byte{0x82, 0x02, 0x03, '{'}, true, true},
 		{"continuation starting with 3", []byte{0x02, 0x01, 0x01, 0x80, 0x01, 0x03}, true, false},
 		{"two frames", []byte{0x82, 0x01, 0x01, 0x82, 0x02, 0x03, '{'}, true, true},
+		{"empty first fragment, then channel 3", []byte{0x02, 0x00, 0x80, 0x02, 0x03, '{'}, true, true},
+		{"ping payload 3 inside a message", []byte{0x02, 0x01, 0x01, 0x89, 0x01, 0x03, 0x80, 0x00}, true, false},
+		{"ping payload 3 before a message", []byte{0x89, 0x01, 0x03, 0x82, 0x02, 0x01, 'x'}, true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,6 +263,66 @@ func TestRevokedExecFailsInClientGo(t *testing.T) {
 			var exitErr interface{ ExitStatus() int }
 			if errors.As(err, &exitErr) {
 				t.Errorf("revocation reported as an exit code: %v", err)
+			}
+		})
+	}
+}
+
+// TestRevokedStreamEndsWhenTheClientStopsReading: a client that stops
+// reading while the API server floods it (cat /dev/urandom, then Ctrl-Z)
+// would block both of ReverseProxy's copies for ever; after a revocation
+// the client connection gets deadlines, so the handler ends and the
+// connection is closed anyway.
+func TestRevokedStreamEndsWhenTheClientStopsReading(t *testing.T) {
+	t.Parallel()
+	for _, up := range []struct{ typ, protocol string }{{"SPDY/3.1", ""}, {"websocket", "v5.channel.k8s.io"}} {
+		t.Run(up.typ, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			const path = "/api/v1/namespaces/default/pods/web/exec"
+			f.up.h = func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Connection", "Upgrade")
+				w.Header().Set("Upgrade", up.typ)
+				if up.protocol != "" {
+					w.Header().Set("Sec-WebSocket-Protocol", up.protocol)
+				}
+				w.WriteHeader(http.StatusSwitchingProtocols)
+				c, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				frame := append([]byte{0x82, 126, 0x10, 0x00, 0x01}, make([]byte, 0x1000-1)...) // 4 KiB on channel 1
+				for {
+					if _, err := c.Write(frame); err != nil {
+						return
+					}
+				}
+			}
+			extra := "Upgrade: " + up.typ + "\r\n"
+			if up.protocol != "" {
+				extra += "Sec-WebSocket-Protocol: " + up.protocol + "\r\n"
+			}
+			conn, _, resp := upgradeWith(t, f, "GET", path, extra)
+			if resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			// Read nothing more: buffers fill and stepgate's copy blocks.
+			time.Sleep(200 * time.Millisecond)
+			f.sessions.revoke()
+			done := make(chan struct{})
+			go func() { f.waitServed(t, path); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("the revoked stream's handler never ended while its client was not reading")
+			}
+			// What was in flight may still arrive, then the connection ends
+			// (cleanly or not: a write cut by its deadline breaks a record).
+			conn.SetReadDeadline(time.Now().Add(time.Minute))
+			_, err := io.Copy(io.Discard, conn)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Errorf("the client connection was left open: %v", err)
 			}
 		})
 	}

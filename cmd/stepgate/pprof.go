@@ -28,6 +28,11 @@ func startPprof(ctx context.Context, addr string, log *zap.Logger) (net.Addr, er
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)
 	}
+	// "localhost" is whatever the resolver says: check what was bound.
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("--pprof %q: it resolved to %s, which is not a loopback address", addr, ln.Addr())
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
