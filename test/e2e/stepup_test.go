@@ -99,17 +99,7 @@ func TestGrantIsBoundToItsRequest(t *testing.T) {
 	if !strings.Contains(out, "run `stepgate elevate` in a terminal") {
 		t.Errorf("non-interactive plugin did not point at stepgate elevate:\n%s", out)
 	}
-	token := cachedToken(t, kc)
-	c := s.client(t).WithToken(token)
-	info, err := c.Session(ctxFor(t, time.Minute))
-	if err != nil || info.PendingStepUp == nil {
-		t.Fatalf("pending step-up: %+v %v", info, err)
-	}
-	res, err := c.StepUp(ctxFor(t, time.Minute), stepUpRequest(u, t, info.PendingStepUp.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	setCachedToken(t, kc, res.Token)
+	answerPendingStepUp(t, s, u, kc)
 	for _, args := range [][]string{
 		{"delete", "pod", "bind-b", "-n", "prod-eu", "--wait=false"},
 		{"delete", "pod", "bind-a", "-n", "prod-us", "--wait=false"},
@@ -221,6 +211,21 @@ func TestMaxAgeWindowWithKubectl(t *testing.T) {
 	if err == nil || !strings.Contains(out, "needs a fresh one-time code (stepgate rule staging-delete)") {
 		t.Fatalf("first delete in staging: %v\n%s", err, out)
 	}
+	answerPendingStepUp(t, s, u, kc)
+	for _, pod := range []string{"win-a", "win-b", "win-c"} {
+		if out, err := kubectl(t, kc, "delete", "pod", pod, "-n", "staging", "--wait=false"); err != nil {
+			t.Errorf("delete %s inside the 10m window: %v\n%s", pod, err, out)
+		}
+	}
+	if out, err := kubectl(t, kc, "delete", "pod", "win-d", "-n", "prod-eu", "--wait=false"); err == nil || !strings.Contains(out, "rule prod-delete") {
+		t.Errorf("the staging window let a prod-eu delete through: %v\n%s", err, out)
+	}
+}
+
+// answerPendingStepUp answers the session's pending step-up through the
+// API, as the plugin would at a terminal, and caches the rotated token.
+func answerPendingStepUp(t *testing.T, s *server, u *user, kc string) {
+	t.Helper()
 	c := s.client(t).WithToken(cachedToken(t, kc))
 	info, err := c.Session(ctxFor(t, time.Minute))
 	if err != nil || info.PendingStepUp == nil {
@@ -231,12 +236,4 @@ func TestMaxAgeWindowWithKubectl(t *testing.T) {
 		t.Fatal(err)
 	}
 	setCachedToken(t, kc, res.Token)
-	for _, pod := range []string{"win-a", "win-b", "win-c"} {
-		if out, err := kubectl(t, kc, "delete", "pod", pod, "-n", "staging", "--wait=false"); err != nil {
-			t.Errorf("delete %s inside the 10m window: %v\n%s", pod, err, out)
-		}
-	}
-	if out, err := kubectl(t, kc, "delete", "pod", "win-d", "-n", "prod-eu", "--wait=false"); err == nil || !strings.Contains(out, "rule prod-delete") {
-		t.Errorf("the staging window let a prod-eu delete through: %v\n%s", err, out)
-	}
 }
