@@ -110,13 +110,20 @@ func TestTokensThatAreNotLiveSessions(t *testing.T) {
 }
 
 func TestSignInFailuresLookAlike(t *testing.T) {
-	s := startServer(t, "", "")
+	// The throttle is opened up so that what answers is the sign-in itself.
+	s := startServer(t, "", "auth:\n  accountLock: {enabled: true, failureTriggers: 3, durationSeconds: 600}\n"+
+		"  throttle: {attemptsPerMinute: 600, burst: 100}\n")
 	u := s.enrolledUser(t, "alice", "devs")
+	bob := s.enrolledUser(t, "bob", "devs")
 	ctx := ctxFor(t, time.Minute)
+	for i := 0; i < 3; i++ { // locks bob
+		s.client(t).Login(ctx, web.LoginRequest{Username: "bob", Password: "not the password at all", Code: "000000"})
+	}
 	cases := map[string]web.LoginRequest{
 		"wrong password": {Username: "alice", Password: "not the password at all", Code: u.otp.next(t)},
 		"wrong code":     {Username: "alice", Password: u.password, Code: "000000"},
 		"unknown user":   {Username: "mallory", Password: u.password, Code: "123456"},
+		"locked account, right password and code": {Username: "bob", Password: bob.password, Code: bob.otp.next(t)},
 	}
 	var first string
 	for name, req := range cases {
