@@ -120,10 +120,7 @@ func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	h.Del("Cookie")
 	stripBearerProtocols(h) // a token the API server would read from a WebSocket subprotocol
 	for k := range h {
-		if len(k) >= 12 && strings.EqualFold(k[:12], "impersonate-") {
-			delete(h, k)
-		}
-		if len(k) >= 12 && strings.EqualFold(k[:12], "x-forwarded-") {
+		if hasPrefixFold(k, "impersonate-") || hasPrefixFold(k, "x-forwarded-") {
 			delete(h, k)
 		}
 	}
@@ -186,6 +183,7 @@ func withoutBearer(vals []string) []string {
 	return out
 }
 
+// hasPrefixFold reports whether s begins with prefix, ignoring case.
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -225,7 +225,7 @@ func (h *Handler) refuseAuth(w http.ResponseWriter, r *http.Request, err error) 
 func clientImpersonation(hdr http.Header) (string, bool) {
 	const prefix = "impersonate-"
 	for k := range hdr {
-		if len(k) >= len(prefix) && strings.EqualFold(k[:len(prefix)], prefix) {
+		if hasPrefixFold(k, prefix) {
 			return k, true
 		}
 	}
